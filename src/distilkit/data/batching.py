@@ -1,0 +1,121 @@
+"""Tokenise once, then batch by length.
+
+On a 2-core CPU the cost of a step grows with the padded length, and most sentiment snippets are under 40 tokens:
+padding each batch only to its own longest sequence, with batches drawn from length-sorted pools, is the single
+largest training speed-up available here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import torch
+from transformers import PreTrainedTokenizerBase
+
+from distilkit.data.classification import ClassificationSplit
+
+
+class EncodedSplit(torch.utils.data.Dataset):
+    """Token ids of every example (unpadded), its label id, and its index (the key for cached teacher outputs)."""
+
+    def __init__(self, features: list[dict[str, list[int]]], labels: list[int]):
+        self.features = features
+        self.labels = labels
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    def __getitem__(self, i: int) -> dict:
+        return {**self.features[i], "labels": self.labels[i], "index": i}
+
+    def lengths(self) -> list[int]:
+        return [len(f["input_ids"]) for f in self.features]
+
+
+def encode_split(
+    tokenizer: PreTrainedTokenizerBase, split: ClassificationSplit, label2id: dict[str, int], max_length: int
+) -> EncodedSplit:
+    """Tokenise a split with truncation and no padding; labels become ids of the model's label vocabulary."""
+    enc = tokenizer(split.texts, split.pairs, truncation=True, max_length=max_length)
+    keys = [k for k in ("input_ids", "token_type_ids", "attention_mask") if k in enc]
+    features = [{k: enc[k][i] for k in keys} for i in range(len(split))]
+    return EncodedSplit(features, [label2id[label] for label in split.labels])
+
+
+class LengthGroupedBatches(torch.utils.data.Sampler[list[int]]):
+    """Batches of similar-length examples, in an order fixed by (seed, epoch) so a resumed run sees the same batches.
+
+    The indices are shuffled, cut into pools of `pool_batches` batches, each pool sorted by length and cut into
+    batches, and the batches shuffled again so the model does not see lengths in a fixed order.
+    """
+
+    def __init__(
+        self,
+        lengths: Sequence[int],
+        batch_size: int,
+        seed: int,
+        shuffle: bool = True,
+        pool_batches: int = 50,
+    ):
+        self.lengths = list(lengths)
+        self.batch_size = batch_size
+        self.seed = seed
+        self.shuffle = shuffle
+        self.pool = batch_size * pool_batches
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def batches(self) -> list[list[int]]:
+        n = len(self.lengths)
+        if not self.shuffle:
+            order = sorted(range(n), key=lambda i: self.lengths[i])
+            return [order[i : i + self.batch_size] for i in range(0, n, self.batch_size)]
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        order = torch.randperm(n, generator=g).tolist()
+        batches = []
+        for start in range(0, n, self.pool):
+            pool = sorted(order[start : start + self.pool], key=lambda i: self.lengths[i])
+            batches += [pool[i : i + self.batch_size] for i in range(0, len(pool), self.batch_size)]
+        perm = torch.randperm(len(batches), generator=g).tolist()
+        return [batches[i] for i in perm]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return iter(self.batches())
+
+    def __len__(self) -> int:
+        return (len(self.lengths) + self.batch_size - 1) // self.batch_size
+
+
+class PadCollator:
+    """Pad a list of examples to the longest one in the batch."""
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase):
+        self.tokenizer = tokenizer
+
+    def __call__(self, items: list[dict]) -> dict[str, torch.Tensor]:
+        token_keys = [k for k in ("input_ids", "token_type_ids", "attention_mask") if k in items[0]]
+        batch = self.tokenizer.pad([{k: it[k] for k in token_keys} for it in items], return_tensors="pt")
+        batch = dict(batch)
+        batch["labels"] = torch.tensor([it["labels"] for it in items], dtype=torch.long)
+        batch["index"] = torch.tensor([it["index"] for it in items], dtype=torch.long)
+        return batch
+
+
+def make_loader(
+    data: EncodedSplit, tokenizer: PreTrainedTokenizerBase, batch_size: int, seed: int = 0, shuffle: bool = True
+) -> torch.utils.data.DataLoader:
+    """A DataLoader of length-grouped, dynamically padded batches.
+
+    Loading stays in-process: tokenisation is done up front, so worker processes would cost more than they save.
+    The loader has its own generator because creating an iterator draws a seed from it: drawing from the global RNG
+    instead would shift every dropout mask after a mid-epoch resume, which creates an iterator the unbroken run did not.
+    """
+    sampler = LengthGroupedBatches(data.lengths(), batch_size, seed=seed, shuffle=shuffle)
+    return torch.utils.data.DataLoader(
+        data,
+        batch_sampler=sampler,
+        collate_fn=PadCollator(tokenizer),
+        generator=torch.Generator().manual_seed(seed),
+    )

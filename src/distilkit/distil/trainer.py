@@ -1,0 +1,168 @@
+"""The one training loop: fine-tuning and distillation differ only in the objective they hand it.
+
+Built on Accelerate so the same code runs in one process or under `accelerate launch` / `torchrun` (DDP). It owns
+what every run needs: AdamW with warm-up and linear decay, gradient accumulation, clipping, seeds, a progress bar,
+a JSON-lines log, and atomic checkpoints with exact resume (same batches, optimizer, scheduler and RNG state).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from torch import nn
+from transformers import get_linear_schedule_with_warmup
+
+from distilkit.data.batching import EncodedSplit, make_loader
+from distilkit.distil.checkpoint import Progress as RunProgress
+from distilkit.distil.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings shared by `finetune` and `distil`."""
+
+    epochs: int = 1
+    max_steps: int = 0  # optimizer steps; > 0 overrides epochs
+    batch_size: int = 32
+    grad_accum: int = 1
+    lr: float = 5e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.06
+    max_grad_norm: float = 1.0
+    seed: int = 0
+    save_every: int = 0  # optimizer steps between checkpoints; 0: only the final state
+    freeze_embeddings: bool = False
+
+
+class Objective(nn.Module):
+    """What a training step minimises. `model` is the network being trained (saved at the end); any other
+    submodule (e.g. a projection for a hidden-state loss) is trained with it and checkpointed, but not exported."""
+
+    model: nn.Module
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        raise NotImplementedError
+
+
+def _optimizer(module: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW without weight decay on biases and LayerNorms (the BERT convention); fused where supported (4x faster
+    optimizer step on CPU, measured in perf-notes)."""
+    decay, no_decay = [], []
+    for name, p in module.named_parameters():
+        if not p.requires_grad:
+            continue
+        (no_decay if p.ndim < 2 or "LayerNorm" in name or "layer_norm" in name else decay).append(p)
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    try:
+        return torch.optim.AdamW(groups, lr=cfg.lr, fused=True)
+    except (RuntimeError, TypeError):
+        return torch.optim.AdamW(groups, lr=cfg.lr)
+
+
+def train(
+    objective: Objective,
+    data: EncodedSplit,
+    tokenizer,
+    cfg: TrainConfig,
+    out_dir: Path,
+    resume: bool = False,
+    on_step: Callable[[int], None] | None = None,
+    quiet: bool = False,
+) -> dict:
+    """Train `objective.model` on `data`; checkpoints go to `out_dir/checkpoints`. Returns a summary dict.
+
+    `on_step(step)` is called after every optimizer step (after any checkpoint of that step): tests use it to
+    simulate a crash at a chosen step.
+    """
+    accelerator = Accelerator(gradient_accumulation_steps=cfg.grad_accum)
+    set_seed(cfg.seed)
+    if cfg.freeze_embeddings:
+        objective.model.get_input_embeddings().weight.requires_grad_(False)
+    loader = make_loader(data, tokenizer, cfg.batch_size, seed=cfg.seed, shuffle=True)
+    sampler = loader.batch_sampler
+    steps_per_epoch = math.ceil(len(loader) / cfg.grad_accum)
+    total_steps = cfg.max_steps if cfg.max_steps > 0 else steps_per_epoch * cfg.epochs
+    optimizer = _optimizer(objective, cfg)
+    # The scheduler is stepped by hand once per optimizer step: Accelerate's wrapper would step it once per process.
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
+    objective, optimizer, loader = accelerator.prepare(objective, optimizer, loader)
+
+    ckpt_root = out_dir / "checkpoints"
+    progress = RunProgress()
+    if resume and (ckpt := latest_checkpoint(ckpt_root)) is not None:
+        progress = load_checkpoint(ckpt, accelerator.unwrap_model(objective), optimizer, scheduler)
+        accelerator.print(f"resuming from {ckpt} (step {progress.step})")
+
+    log_path = out_dir / "train_log.jsonl"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    bar = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:.2f} step/s  loss {task.fields[loss]:.4f}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        disable=quiet or not accelerator.is_main_process,
+    )
+    start, seen_tokens, last_loss = time.perf_counter(), 0, float("nan")
+    objective.train()
+    with bar, log_path.open("a") as log:
+        task = bar.add_task("train", total=total_steps, completed=progress.step, rate=0.0, loss=float("nan"))
+        step_logs: dict[str, float] = {}
+        while progress.step < total_steps:
+            sampler.set_epoch(progress.epoch)
+            # Accumulation phase restarts each epoch, so a resumed run syncs on the same batches as an unbroken one.
+            accelerator.step = progress.batches_in_epoch
+            for batch in accelerator.skip_first_batches(loader, progress.batches_in_epoch):
+                progress.batches_in_epoch += 1
+                with accelerator.accumulate(objective):
+                    loss, logs = objective(batch)
+                    accelerator.backward(loss)
+                    if accelerator.sync_gradients and cfg.max_grad_norm > 0:
+                        accelerator.clip_grad_norm_(objective.parameters(), cfg.max_grad_norm)
+                    optimizer.step()
+                    optimizer.zero_grad()
+                for k, v in logs.items():
+                    step_logs[k] = step_logs.get(k, 0.0) + v / cfg.grad_accum
+                seen_tokens += int(batch["attention_mask"].sum())
+                if not accelerator.sync_gradients:
+                    continue
+                scheduler.step()
+                progress.step += 1
+                if progress.batches_in_epoch == len(loader):  # the epoch is done: a checkpoint here resumes at the next
+                    progress.epoch, progress.batches_in_epoch = progress.epoch + 1, 0
+                last_loss = step_logs.get("loss", float("nan"))
+                rate = progress.step / max(time.perf_counter() - start, 1e-9)
+                bar.update(task, completed=progress.step, rate=rate, loss=last_loss)
+                if accelerator.is_main_process:
+                    record = {"step": progress.step, "epoch": progress.epoch, "lr": scheduler.get_last_lr()[0]}
+                    log.write(json.dumps({**record, **step_logs}) + "\n")
+                    log.flush()
+                step_logs = {}
+                if progress.step == total_steps or (cfg.save_every and progress.step % cfg.save_every == 0):
+                    accelerator.wait_for_everyone()
+                    if accelerator.is_main_process:
+                        save_checkpoint(ckpt_root, accelerator.unwrap_model(objective), optimizer, scheduler, progress)
+                if on_step is not None:
+                    on_step(progress.step)
+                if progress.step >= total_steps:
+                    break
+    elapsed = time.perf_counter() - start
+    summary = {
+        "steps": progress.step,
+        "train_seconds": round(elapsed, 2),
+        "tokens_per_second": round(seen_tokens / max(elapsed, 1e-9), 1),
+        "final_loss": last_loss,
+        "config": asdict(cfg),
+    }
+    objective.eval()
+    return summary

