@@ -53,7 +53,8 @@ def make_tokenizer(folder: Path) -> BertTokenizerFast:
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS, *[f"##{c}" for c in "abcdefghijklmnopqrstuvwxyz"]]
     vocab += list("abcdefghijklmnopqrstuvwxyz.,!?")
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    return BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True)
+    # transformers 5 ignores `vocab_file=` in the fast constructor; from_pretrained reads vocab.txt from the folder.
+    return BertTokenizerFast.from_pretrained(folder, do_lower_case=True)
 
 
 def tiny_config(num_labels: int = 2, layers: int = 2, hidden: int = 32) -> BertConfig:

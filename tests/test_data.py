@@ -59,6 +59,8 @@ def _bad_cases(tmp: Path) -> dict[str, tuple[Path, str]]:
         folder("d", b"text,label\ngood,positive\ncaf\xe9,positive\n", raw=True),
         "train.csv:3: not valid UTF-8",
     )
+    deep = b"text,label\n" + b"a fine and long enough line of text,positive\n" * 5000 + b"caf\xe9,positive\n"
+    cases["undecodable deep in the file"] = (folder("dd", deep, raw=True), "train.csv:5002: not valid UTF-8")
     cases["empty file"] = (folder("z", ""), "train.csv: no examples (the file is empty)")
     cases["header only"] = (folder("h", "text,label\n"), "train.csv: no examples (the file is empty)")
     cases["ragged row"] = (folder("r", "text,label\ngood,positive,extra\n"), "train.csv:2: more fields than")
@@ -78,6 +80,7 @@ def _bad_cases(tmp: Path) -> dict[str, tuple[Path, str]]:
         "empty label",
         "unseen label",
         "undecodable",
+        "undecodable deep in the file",
         "empty file",
         "header only",
         "ragged row",
@@ -146,3 +149,21 @@ def test_unknown_file_type_is_refused(tmp_path):
     path.write_text("x")
     with pytest.raises(DistilkitError, match="unknown file type"):
         read_split(path)
+
+
+def test_hugging_face_datasets_load_by_name_with_label_names(tmp_path):
+    # A local folder of CSVs is a dataset `datasets.load_dataset` understands, without the hub.
+    folder = tmp_path / "hfdata"
+    write_csv(folder / "train.csv", toy_rows(8))
+    write_csv(folder / "validation.csv", toy_rows(4))
+    write_csv(folder / "test.csv", toy_rows(2))
+    data = load_classification(f"hf:{folder}")
+    assert (len(data.train), len(data.dev), len(data.test)) == (8, 4, 2)
+    assert data.label_names == ["negative", "positive"]
+    assert data.train.source == f"{folder}[train]"
+
+
+def test_missing_hugging_face_dataset_is_one_line(tmp_path):
+    with pytest.raises(DistilkitError, match=r"cannot load dataset") as err:
+        load_classification(f"hf:{tmp_path / 'nothing-here'}")
+    assert "\n" not in str(err.value)

@@ -74,15 +74,24 @@ def _records(path: Path) -> Iterator[tuple[int, dict]]:
                         raise at(path, reader.line_num, "more fields than the header has")
                     yield reader.line_num, record
     except UnicodeDecodeError as e:
-        raise at(path, _line_of_byte(path, e.start), f"not valid UTF-8 ({e.reason})") from None
+        raise at(path, _first_undecodable_line(path), f"not valid UTF-8 ({e.reason})") from None
     except csv.Error as e:
         raise at(path, None, f"malformed CSV ({e})") from None
 
 
-def _line_of_byte(path: Path, offset: int) -> int:
-    """The 1-based line holding byte `offset`: decoding errors report bytes, users think in lines."""
+def _first_undecodable_line(path: Path) -> int:
+    """The 1-based line holding the first byte that is not UTF-8.
+
+    The decoder's error offset is relative to its internal read chunk, not the file, so the line is found by
+    decoding the raw lines one by one.
+    """
     with path.open("rb") as f:
-        return f.read(offset).count(b"\n") + 1
+        for number, raw in enumerate(f, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return 1
 
 
 def read_split(path: str | Path, columns: Columns | None = None) -> ClassificationSplit:
