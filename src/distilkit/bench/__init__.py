@@ -1,0 +1,278 @@
+"""`distilkit bench`: teacher vs student (vs any other model) side by side — size, speed, memory, quality, retention.
+
+Each model runs in its own worker process (`distilkit.bench.measure`) so its peak RSS is its own; the parent
+interleaves the timing blocks of all workers so a drifting machine slows every model alike. The report's schema is
+documented in `distilkit.bench.report`.
+
+    from distilkit.bench import ModelSpec, run_bench
+    report = run_bench([ModelSpec("teacher", "runs/t/model"), ModelSpec("student", "runs/s/model")],
+                       Path("runs/bench"), test_file=Path("data/test.csv"))
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+from distilkit.errors import DistilkitError
+
+ROUNDS = 5  # timed runs are split into this many interleaved blocks per setting (fewer when runs < ROUNDS)
+
+
+@dataclass
+class ModelSpec:
+    """One model to bench: an HF folder (`path`) or an architecture from `distilkit.bench.configs` (`config`)."""
+
+    name: str
+    path: str | None = None
+    config: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.path is None) == (self.config is None):
+            raise DistilkitError(f"bench model {self.name!r}: give exactly one of a path or a config")
+        if not str(self.name).strip():
+            raise DistilkitError("bench model: empty name")
+
+
+def parse_model_args(items: list[str]) -> list[ModelSpec]:
+    """CLI model arguments: ``NAME=PATH`` or ``PATH`` (named after its folder; clashes get the parent folder too)."""
+    specs: list[tuple[str | None, str]] = []
+    for item in items:
+        name, sep, path = item.partition("=")
+        if sep and name and "/" not in name and os.sep not in name:
+            if not path:
+                raise DistilkitError(f"bench model {item!r}: empty path after '='")
+            specs.append((name, path))
+        else:
+            specs.append((None, item))
+    auto = [Path(p).expanduser().resolve().name for _, p in specs]
+    out = []
+    for (name, path), folder in zip(specs, auto, strict=True):
+        if name is None:
+            p = Path(path).expanduser().resolve()
+            name = folder if auto.count(folder) == 1 else f"{p.parent.name}/{p.name}"
+        out.append(ModelSpec(name=name, path=path))
+    return out
+
+
+def _machine(first_load: dict, threads: int, load_start: list[float]) -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+
+    def version(pkg: str) -> str:
+        try:
+            return metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            return "?"
+
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "threads": first_load.get("threads", threads),
+        "torch": first_load.get("torch") or version("torch"),
+        "transformers": first_load.get("transformers") or version("transformers"),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_avg_start": load_start,
+        "load_avg_end": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def _check(models: list[ModelSpec], test_file: Path | None, runs: int, warmup: int, reference: str | None) -> str:
+    if not models:
+        raise DistilkitError("bench: no models given")
+    names = [m.name for m in models]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise DistilkitError(f"bench: model names must be unique (repeated: {', '.join(dupes)})")
+    if runs < 1 or warmup < 0:
+        raise DistilkitError(f"bench: runs must be >= 1 and warmup >= 0 (got runs={runs}, warmup={warmup})")
+    reference = reference or names[0]
+    if reference not in names:
+        raise DistilkitError(f"bench: reference {reference!r} is not among the models ({', '.join(names)})")
+    if test_file is not None and not Path(test_file).is_file():
+        raise DistilkitError(f"{test_file}: no such test file")
+    from distilkit.bench.configs import parse_config_spec
+    from distilkit.teacher import resolve_model_path
+
+    for m in models:
+        if m.config is not None:
+            parse_config_spec(m.config)
+            continue
+        try:
+            resolved = resolve_model_path(m.path)
+        except DistilkitError as e:
+            raise DistilkitError(f"{m.name}: {e}") from None
+        if not Path(resolved).is_dir():
+            raise DistilkitError(f"{m.name}: {m.path}: no such model folder")
+    return reference
+
+
+def _blocks(runs: int) -> list[int]:
+    """`runs` split into min(runs, ROUNDS) nearly equal blocks."""
+    rounds = min(runs, ROUNDS)
+    return [runs // rounds + (1 if i < runs % rounds else 0) for i in range(rounds)]
+
+
+class _Progress:
+    """A rich progress bar over weighted steps, or nothing."""
+
+    def __init__(self, enabled: bool, total: int):
+        self.bar = None
+        if enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
+            )
+            self.task = self.bar.add_task("bench", total=total)
+
+    def __enter__(self):
+        if self.bar is not None:
+            self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+    def describe(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, description=text)
+
+    def advance(self, n: int = 1) -> None:
+        if self.bar is not None:
+            self.bar.advance(self.task, n)
+
+
+def run_bench(
+    models: list[ModelSpec],
+    out_dir: Path,
+    test_file: Path | None = None,
+    max_length: int = 128,
+    runs: int = 20,
+    warmup: int = 3,
+    reference: str | None = None,
+    threads: int | None = None,
+    progress: bool = True,
+) -> dict:
+    """Bench every model in its own worker; write report.json/md/png into `out_dir` and return the report dict.
+
+    `max_length` truncates the quality evaluation's inputs; the timing shapes are fixed (see `measure.SETTINGS`).
+    `reference` (default: the first model) is the denominator of the retention ratios. Config models get random
+    token ids and no quality metrics.
+    """
+    from distilkit.bench.configs import materialize
+    from distilkit.bench.measure import SETTINGS, Worker, disk_bytes, summarize, weight_files
+    from distilkit.bench.report import build_report, write_report
+    from distilkit.teacher import resolve_model_path
+
+    out_dir = Path(out_dir)
+    reference = _check(models, test_file, runs, warmup, reference)
+    threads = threads or os.cpu_count() or 1
+    blocks = _blocks(runs)
+    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    load_start = [round(x, 2) for x in os.getloadavg()]
+    start = time.perf_counter()
+    n_settings = len(SETTINGS)
+    evaluated = {m.name: test_file is not None and m.path is not None for m in models}
+    total = sum((2 if m.config else 1) + (warmup + runs) * n_settings + (1 if evaluated[m.name] else 0) for m in models)
+    workers: list[Worker] = []
+    with tempfile.TemporaryDirectory(prefix="distilkit-bench-") as tmp, _Progress(progress, total) as bar:
+        try:
+            folders = {}
+            for i, m in enumerate(models):
+                if m.config is not None:
+                    bar.describe(f"{m.name}: building {m.config}")
+                    folders[m.name] = materialize(m.config, Path(tmp) / f"{i}")
+                    bar.advance()
+                else:
+                    folders[m.name] = Path(resolve_model_path(m.path))
+            workers = [Worker(m.name) for m in models]  # start together: their imports overlap
+            loads = {}
+            for m, w in zip(models, workers, strict=True):
+                bar.describe(f"{m.name}: loading")
+                loads[m.name] = w.call(
+                    "load",
+                    path=str(folders[m.name]),
+                    threads=threads,
+                    test_file=str(test_file) if test_file and m.path is not None else None,
+                    max_length=max_length,
+                )
+                bar.advance()
+            if warmup:
+                for w in workers:
+                    for setting in SETTINGS:
+                        bar.describe(f"{w.name}: warm-up {setting}")
+                        w.call("time", setting=setting, n=warmup)
+                        bar.advance(warmup)
+            seconds: dict[str, dict[str, list[float]]] = {w.name: {s: [] for s in SETTINGS} for w in workers}
+            for r, k in enumerate(blocks):
+                order = workers if r % 2 == 0 else workers[::-1]
+                for setting in SETTINGS:
+                    for w in order:
+                        bar.describe(f"{w.name}: {setting}, round {r + 1}/{len(blocks)}")
+                        seconds[w.name][setting] += w.call("time", setting=setting, n=k)["seconds"]
+                        bar.advance(k)
+            peaks = {w.name: w.call("rss")["peak_rss_bytes"] for w in workers}
+            evals = {}
+            for w in workers:
+                if evaluated[w.name]:
+                    bar.describe(f"{w.name}: evaluating on {Path(test_file).name}")
+                    evals[w.name] = w.call("eval")
+                    bar.advance()
+        finally:
+            for w in workers:
+                w.close()
+        results = []
+        for m in models:
+            load, times = loads[m.name], seconds[m.name]
+            batch32 = summarize(times["b32_s128"])
+            ev = evals.get(m.name)
+            results.append(
+                {
+                    "name": m.name,
+                    "source": {"path": str(m.path)} if m.path is not None else {"config": m.config},
+                    "params": load["params"],
+                    "disk_bytes": disk_bytes(folders[m.name]),
+                    "disk_files": [p.name for p in weight_files(folders[m.name])],
+                    "inputs": load["inputs"],
+                    "latency_ms": {"b1_s128": summarize(times["b1_s128"]), "b1_s32": summarize(times["b1_s32"])},
+                    "batch_ms": {"b32_s128": batch32},
+                    "throughput_seq_s": {"b32_s128": round(SETTINGS["b32_s128"][0] / (batch32["p50"] / 1000), 3)},
+                    "rss_after_load_bytes": load["rss_after_load_bytes"],
+                    "peak_rss_bytes": peaks[m.name],
+                    "peak_rss_after_eval_bytes": ev["peak_rss_bytes"] if ev else None,
+                    "load_s": load["load_s"],
+                    "eval_s": ev["eval_s"] if ev else None,
+                    "metrics": ev["metrics"] if ev else {},
+                }
+            )
+    settings = {
+        "runs": runs,
+        "warmup": warmup,
+        "rounds": len(blocks),
+        "max_length": max_length,
+        "reference": reference,
+        "test_file": str(test_file) if test_file is not None else None,
+        "shapes": {name: list(shape) for name, shape in SETTINGS.items()},
+    }
+    machine = _machine(next(iter(loads.values())), threads, load_start)
+    report = build_report(results, settings, machine, reference, created, time.perf_counter() - start)
+    write_report(report, out_dir)
+    return report
+
+
+__all__ = ["ModelSpec", "parse_model_args", "run_bench"]
