@@ -1,0 +1,452 @@
+"""Token-classification data (NER, POS): read CoNLL, JSONL or a Hugging Face dataset into word and tag lists, validated.
+
+Tagging schemes are normalised on the way in: IOB1, IOB2 (BIO) and BIOES/BILOU all become IOB2, because the loss, the
+metrics (seqeval, strict IOB2) and the span decoder then only ever see one scheme, and a file tagged in another
+convention scores exactly as well as the same annotation in BIO. Tags without a prefix (POS tags such as ``NN``,
+``VBZ``, ``PRP$``) are kept as they are.
+
+As for classification, every check names the file and line of the offending token: a 700k-line CoNLL file with one
+ragged line is otherwise a ``ValueError`` deep inside a collator.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from distilkit.errors import DistilkitError, at
+
+FILE_FORMATS = {".conll": "conll", ".txt": "conll", ".jsonl": "jsonl", ".json": "jsonl"}
+SCHEMES = {
+    "auto": "auto",
+    "iob1": "iob1",
+    "iob2": "iob2",
+    "bio": "iob2",
+    "bioes": "bioes",
+    "iobes": "bioes",
+    "bilou": "bioes",
+    "none": "none",
+    "plain": "none",
+}
+OUTSIDE = "O"
+DOCSTART = "-DOCSTART-"
+_PREFIXED = re.compile(r"^([A-Z])-(.+)$")
+_ENTITY_PREFIXES = {"iob1": "BI", "iob2": "BI", "bioes": "BIESLU"}
+
+
+@dataclass
+class TokenSplit:
+    """One split: sentences as word lists and their tags, one tag per word, tags already normalised to IOB2.
+
+    ``scheme`` records what the source used before normalisation (``iob1``, ``iob2``, ``bioes``, or ``none`` for
+    plain tags), and ``lines`` where each sentence starts, so later checks (a dev tag unseen in train) can still name
+    the file and line.
+    """
+
+    sentences: list[list[str]]
+    tags: list[list[str]]
+    source: str = ""
+    scheme: str = "none"
+    lines: list[int] = field(default_factory=list)
+    one_word_per_line: bool = False
+
+    def __len__(self) -> int:
+        return len(self.sentences)
+
+    @property
+    def is_bio(self) -> bool:
+        """Whether the tags are entity tags (IOB2 after normalisation) rather than plain tags such as POS."""
+        return self.scheme != "none"
+
+    def where(self, sentence: int, word: int = 0) -> str:
+        """``file:line`` of a word (CoNLL: its own line; JSONL: its record's line), or ``name[split] row i``."""
+        if not self.lines:
+            return f"{self.source} row {sentence}"
+        line = self.lines[sentence] + (word if self.one_word_per_line else 0)
+        return f"{self.source}:{line}"
+
+
+@dataclass
+class TokenData:
+    """Train/dev/test splits with one tag vocabulary, fixed by the training split."""
+
+    train: TokenSplit
+    dev: TokenSplit | None = None
+    test: TokenSplit | None = None
+    tag_names: list[str] = field(default_factory=list)
+
+    @property
+    def is_bio(self) -> bool:
+        return self.train.is_bio
+
+    @property
+    def tag2id(self) -> dict[str, int]:
+        return {tag: i for i, tag in enumerate(self.tag_names)}
+
+
+def _scheme(scheme: str) -> str:
+    key = scheme.lower()
+    if key not in SCHEMES:
+        raise DistilkitError(f"unknown tagging scheme {scheme!r} (expected one of: {', '.join(SCHEMES)})")
+    return SCHEMES[key]
+
+
+def read_conll(path: str | Path, tag_column: int = -1, scheme: str = "auto", token_column: int = 0) -> TokenSplit:
+    """Read a CoNLL-style file: one word a line with its columns, a blank line between sentences.
+
+    Columns are tab-separated if the first word line holds a tab (then a word may contain spaces), otherwise
+    separated by runs of spaces; every later line must have as many columns as that first one, since a ragged line
+    almost always means a shifted or truncated column rather than a deliberate variation. ``-DOCSTART-`` lines end a
+    sentence and are skipped.
+    """
+    path = Path(path)
+    scheme = _scheme(scheme)
+    if not path.is_file():
+        raise at(path, None, "no such file")
+    sentences: list[list[str]] = []
+    tags: list[list[str]] = []
+    lines: list[int] = []
+    words: list[str] = []
+    word_tags: list[str] = []
+    separator: str | None = None
+    width = 0
+    first_line = 0
+
+    def close() -> None:
+        if words:
+            sentences.append(words.copy())
+            tags.append(word_tags.copy())
+            words.clear()
+            word_tags.clear()
+
+    for number, raw in _lines(path):
+        line = raw.rstrip("\r\n")
+        if not line.strip():
+            close()
+            continue
+        if line.split()[0] == DOCSTART:  # before the column checks: its width often differs from the data's
+            close()
+            continue
+        if separator is None:
+            separator = "\t" if "\t" in line else " "
+            width, first_line = len(_columns(line, separator)), number
+            for column, what in ((token_column, "word"), (tag_column, "tag")):
+                if not -width <= column < width:
+                    raise at(path, number, f"no {what} column {column} (the line has {width} columns)")
+        columns = _columns(line, separator)
+        if len(columns) != width:
+            split_by = "tab" if separator == "\t" else "space"
+            raise at(
+                path,
+                number,
+                f"{len(columns)} {split_by}-separated columns, but the first line (line {first_line}) has {width}",
+            )
+        word, tag = columns[token_column], columns[tag_column]
+        if not word:
+            raise at(path, number, "empty word")
+        if not tag:
+            raise at(path, number, "empty tag")
+        if not words:
+            lines.append(number)
+        words.append(word)
+        word_tags.append(tag)
+    close()
+    if not sentences:
+        raise at(path, None, "no sentences (the file is empty)")
+    split = TokenSplit(sentences, tags, str(path), lines=lines, one_word_per_line=True)
+    return _normalise(split, scheme)
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Yield (1-based line number, line), decoding line by line so a UTF-8 error names its true line; BOM dropped.
+
+    (Decoding the whole file as text reports the error's offset within an internal 8 KB chunk, not the file.)
+    """
+    with path.open("rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise at(path, number, f"not valid UTF-8 ({e.reason})") from None
+            yield number, line.removeprefix("\ufeff") if number == 1 else line
+
+
+def _columns(line: str, separator: str) -> list[str]:
+    if separator == "\t":
+        return [column.strip() for column in line.split("\t")]
+    return line.split()
+
+
+def read_token_jsonl(
+    path: str | Path, tokens_key: str = "tokens", tags_key: str = "tags", scheme: str = "auto"
+) -> TokenSplit:
+    """Read one JSON object per line holding parallel lists of words and string tags."""
+    path = Path(path)
+    scheme = _scheme(scheme)
+    if not path.is_file():
+        raise at(path, None, "no such file")
+    sentences: list[list[str]] = []
+    tags: list[list[str]] = []
+    lines: list[int] = []
+    for number, line in _lines(path):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise at(path, number, f"invalid JSON ({e.msg})") from None
+        if not isinstance(record, dict):
+            raise at(path, number, "expected a JSON object per line")
+        for key in (tokens_key, tags_key):
+            if key not in record:
+                raise at(path, number, f"missing key {key!r} (found: {', '.join(map(str, record))})")
+            value = record[key]
+            if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+                raise at(path, number, f"{key!r} must be a list of strings")
+        words, word_tags = record[tokens_key], record[tags_key]
+        if len(words) != len(word_tags):
+            raise at(path, number, f"{len(words)} {tokens_key} but {len(word_tags)} {tags_key}")
+        if not words:
+            raise at(path, number, f"empty sentence (no {tokens_key})")
+        for i, (word, tag) in enumerate(zip(words, word_tags, strict=True)):
+            if not word.strip():
+                raise at(path, number, f"empty word at position {i}")
+            if not tag.strip():
+                raise at(path, number, f"empty tag at position {i}")
+        sentences.append(words)
+        tags.append([tag.strip() for tag in word_tags])
+        lines.append(number)
+    if not sentences:
+        raise at(path, None, "no sentences (the file is empty)")
+    return _normalise(TokenSplit(sentences, tags, str(path), lines=lines), scheme)
+
+
+def read_hf_token_split(
+    name: str, split: str, tokens_key: str = "tokens", tags_key: str = "tags", scheme: str = "auto"
+) -> TokenSplit:
+    """Read a split of a Hugging Face dataset (hub name or local folder); integer tags become their ClassLabel names.
+
+    Pass ``tags_key="ner_tags"`` or ``"pos_tags"`` for CoNLL-2003-style datasets.
+    """
+    import datasets
+
+    scheme = _scheme(scheme)
+    where = f"{name}[{split}]"
+    try:
+        ds = datasets.load_dataset(name, split=split)
+    except Exception as e:  # datasets raises many types; the user needs one line, not the chain
+        first = (str(e).splitlines() or [""])[0]
+        raise DistilkitError(f"{where}: cannot load dataset ({type(e).__name__}: {first})") from None
+    for key in (tokens_key, tags_key):
+        if key not in ds.column_names:
+            raise DistilkitError(f"{where}: missing column {key!r} (found: {', '.join(ds.column_names)})")
+    inner = getattr(ds.features[tags_key], "feature", None)  # Sequence/List(ClassLabel) keeps the names here
+    names = getattr(inner, "names", None)
+    sentences: list[list[str]] = []
+    tags: list[list[str]] = []
+    for row, (words, row_tags) in enumerate(zip(ds[tokens_key], ds[tags_key], strict=True)):
+        if not isinstance(words, list) or not isinstance(row_tags, list):
+            raise DistilkitError(f"{where} row {row}: {tokens_key!r} and {tags_key!r} must be lists")
+        if len(words) != len(row_tags):
+            raise DistilkitError(f"{where} row {row}: {len(words)} {tokens_key} but {len(row_tags)} {tags_key}")
+        if not words:
+            raise DistilkitError(f"{where} row {row}: empty sentence (no {tokens_key})")
+        sentences.append([str(word) for word in words])
+        tags.append([names[t] if names and isinstance(t, int) else str(t).strip() for t in row_tags])
+    if not sentences:
+        raise DistilkitError(f"{where}: no sentences (the split is empty)")
+    return _normalise(TokenSplit(sentences, tags, where), scheme)
+
+
+def read_token_split(
+    path: str | Path,
+    tag_column: int = -1,
+    scheme: str = "auto",
+    tokens_key: str = "tokens",
+    tags_key: str = "tags",
+) -> TokenSplit:
+    """Read one split from a ``.conll``/``.txt`` (CoNLL) or ``.jsonl``/``.json`` (JSON lines) file."""
+    path = Path(path)
+    kind = FILE_FORMATS.get(path.suffix.lower())
+    if kind is None:
+        raise at(path, None, f"unknown file type {path.suffix!r} (expected {', '.join(FILE_FORMATS)})")
+    if kind == "conll":
+        return read_conll(path, tag_column=tag_column, scheme=scheme)
+    return read_token_jsonl(path, tokens_key=tokens_key, tags_key=tags_key, scheme=scheme)
+
+
+def _normalise(split: TokenSplit, scheme: str) -> TokenSplit:
+    """Validate tag prefixes and rewrite the tags to IOB2 in place; record the scheme the source used.
+
+    With ``auto``, a file is an entity file if any tag looks like ``X-TYPE`` with X in B, I, E, S, L, U; then every
+    tag must be ``O`` or prefixed, and the scheme is BIOES if an E-/S-/L-/U- tag occurs, IOB1 if an I- tag starts an
+    entity, IOB2 otherwise. A file with no such tag holds plain tags (POS), kept unchanged, so ``-LRB-`` or ``PRP$``
+    are never mistaken for broken entity tags.
+    """
+    if scheme == "auto":
+        entity = any(_prefix(tag) in "BIESLU" for sentence in split.tags for tag in sentence if tag != OUTSIDE)
+        scheme = "iob2" if entity else "none"
+        if entity:
+            _check_prefixes(split, "BIESLU")
+            if any(_prefix(tag) in "ESLU" for sentence in split.tags for tag in sentence):
+                scheme = "bioes"
+            elif _first_inside(split) is not None:
+                scheme = "iob1"
+    elif scheme != "none":
+        _check_prefixes(split, _ENTITY_PREFIXES[scheme])
+        if scheme == "iob2" and (found := _first_inside(split)) is not None:
+            i, j = found
+            raise DistilkitError(
+                f"{split.where(i, j)}: tag {split.tags[i][j]!r} starts an entity, which IOB2 does not allow "
+                "(use scheme 'iob1' or 'auto')"
+            )
+    split.scheme = scheme
+    if scheme != "none":
+        split.tags = [to_iob2(sentence) for sentence in split.tags]
+    return split
+
+
+def _prefix(tag: str) -> str:
+    """The one-letter prefix of ``X-TYPE``, or a string matching no prefix."""
+    match = _PREFIXED.match(tag)
+    return match.group(1) if match else "?"
+
+
+def _check_prefixes(split: TokenSplit, allowed: str) -> None:
+    for i, sentence in enumerate(split.tags):
+        for j, tag in enumerate(sentence):
+            if tag != OUTSIDE and _prefix(tag) not in allowed:
+                expected = ", ".join(f"{p}-" for p in allowed)
+                raise DistilkitError(f"{split.where(i, j)}: invalid tag {tag!r} (expected O or a prefix {expected})")
+
+
+def _first_inside(split: TokenSplit) -> tuple[int, int] | None:
+    """Position of the first I- tag that starts an entity (IOB1 style), if any."""
+    for i, sentence in enumerate(split.tags):
+        previous = OUTSIDE
+        for j, tag in enumerate(sentence):
+            if tag.startswith("I-") and previous[2:] != tag[2:]:
+                return i, j
+            previous = tag
+    return None
+
+
+def to_iob2(tags: list[str]) -> list[str]:
+    """Rewrite one sentence's IOB1, IOB2 or BIOES/BILOU tags as IOB2, where every entity starts with B-.
+
+    S-/U- become B-, E-/L- become I-, and an I- that does not continue an entity of its type (IOB1's way of starting
+    one) becomes B-; a sequence already in IOB2 comes back unchanged.
+    """
+    out: list[str] = []
+    previous = OUTSIDE
+    for tag in tags:
+        if tag == OUTSIDE:
+            new = tag
+        else:
+            prefix, kind = tag[0], tag[2:]
+            if prefix in "SU":
+                new = f"B-{kind}"
+            elif prefix in "IEL":
+                new = f"I-{kind}" if previous != OUTSIDE and previous[2:] == kind else f"B-{kind}"
+            else:
+                new = tag
+        out.append(new)
+        previous = new
+    return out
+
+
+def load_token_data(
+    train: str | Path,
+    dev: str | Path | None = None,
+    test: str | Path | None = None,
+    tag_column: int = -1,
+    scheme: str = "auto",
+    tokens_key: str = "tokens",
+    tags_key: str = "tags",
+) -> TokenData:
+    """Load train (and optional dev/test) splits; a tag in dev/test that train never shows is an error.
+
+    Each argument is a file path, a folder holding train/dev/test files (``.conll``, ``.txt`` or ``.jsonl``), or
+    ``hf:NAME`` for a Hugging Face dataset (``hf:NAME`` loads its train/validation/test splits; ``hf:NAME@split``
+    names one split). For entity tags the vocabulary is ``O`` then ``B-``/``I-`` of every type train shows, sorted
+    by type: a type seen only as single-word entities in train still gets its ``I-`` tag, so a dev entity of two
+    words of that type is not refused.
+    """
+    options = {"tag_column": tag_column, "scheme": scheme, "tokens_key": tokens_key, "tags_key": tags_key}
+    train_split, dev_split, test_split = _resolve_splits(train, dev, test, options)
+    if train_split.is_bio:
+        types = sorted({tag[2:] for sentence in train_split.tags for tag in sentence if tag != OUTSIDE})
+        tag_names = [OUTSIDE] + [f"{p}-{t}" for t in types for p in "BI"]
+    else:
+        tag_names = sorted({tag for sentence in train_split.tags for tag in sentence})
+    known = set(tag_names)
+    for split in (dev_split, test_split):
+        if split is None:
+            continue
+        if split.is_bio != train_split.is_bio:
+            kinds = {True: "entity (BIO) tags", False: "plain tags"}
+            raise DistilkitError(
+                f"{split.source}: has {kinds[split.is_bio]} but the training split has {kinds[train_split.is_bio]}"
+            )
+        for i, sentence in enumerate(split.tags):
+            for j, tag in enumerate(sentence):
+                if tag not in known:
+                    shown = ", ".join(sorted({t[2:] for t in tag_names[1:]})) if split.is_bio else ", ".join(tag_names)
+                    what = "entity types" if split.is_bio else "tags"
+                    raise DistilkitError(
+                        f"{split.where(i, j)}: tag {tag!r} does not occur in the training split (train {what}: {shown})"
+                    )
+    return TokenData(train_split, dev_split, test_split, tag_names)
+
+
+def _resolve_splits(
+    train: str | Path, dev: str | Path | None, test: str | Path | None, options: dict
+) -> tuple[TokenSplit, TokenSplit | None, TokenSplit | None]:
+    """Turn the user's train/dev/test arguments into splits (see `load_token_data`)."""
+    if isinstance(train, str) and train.startswith("hf:"):
+        name = train[3:]
+        read = _hf_reader(options)
+        train_split = read(name, "train")  # first, so a problem common to all splits is reported on train
+        dev_split = read(name, "validation") if dev is None else _one(dev, options)
+        test_split = read(name, "test") if test is None else _one(test, options)
+        return train_split, dev_split, test_split
+    train_path = Path(train)
+    if train_path.is_dir():
+        found = {s: find_token_file(train_path, s) for s in ("train", "dev", "test")}
+        if found["train"] is None:
+            names = ", ".join(f"train{suffix}" for suffix in FILE_FORMATS)
+            raise at(train_path, None, f"no {names} in this folder")
+        dev = dev if dev is not None else found["dev"]
+        test = test if test is not None else found["test"]
+        train_path = found["train"]
+    return read_token_split(train_path, **options), _one(dev, options), _one(test, options)
+
+
+def _hf_reader(options: dict) -> Callable[[str, str], TokenSplit]:
+    def read(name: str, split: str) -> TokenSplit:
+        return read_hf_token_split(
+            name, split, tokens_key=options["tokens_key"], tags_key=options["tags_key"], scheme=options["scheme"]
+        )
+
+    return read
+
+
+def _one(spec: str | Path | None, options: dict) -> TokenSplit | None:
+    if spec is None:
+        return None
+    if isinstance(spec, str) and spec.startswith("hf:"):
+        name, _, split = spec[3:].partition("@")
+        return _hf_reader(options)(name, split or "test")
+    return read_token_split(spec, **options)
+
+
+def find_token_file(folder: Path, split: str) -> Path | None:
+    """The file of `split` in a data folder, whichever supported format it is in."""
+    for suffix in FILE_FORMATS:
+        candidate = folder / f"{split}{suffix}"
+        if candidate.is_file():
+            return candidate
+    return None
