@@ -178,6 +178,12 @@ def distil(
     temperature: Annotated[float, typer.Option(min=0.01, help="Softmax temperature T.")] = 2.0,
     hidden_loss: Annotated[str, typer.Option(help="'cosine' or 'mse'.")] = "cosine",
     cache_teacher: Annotated[bool, typer.Option(help="Compute teacher logits once for all epochs.")] = True,
+    augment: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Perturbed copies of each training text (masked words, n-grams) for the teacher to label."
+        ),
+    ] = 0,
     dev: Dev = None,
     test: Test = None,
     text_column: TextColumn = "text",
@@ -230,6 +236,7 @@ def distil(
         max_length=max_length,
         resume=resume,
         allow_pickle=allow_pickle,
+        augment=augment,
     )
     _print_scores(result)
 

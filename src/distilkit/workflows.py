@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from distilkit.data.augment import augment_split
 from distilkit.data.batching import encode_split
 from distilkit.data.classification import ClassificationData, Columns, find_split_file, load_classification, read_split
 from distilkit.distil.objectives import DistilObjective, DistilWeights, FinetuneObjective, teacher_logits_for
@@ -123,12 +124,21 @@ def distil(
     resume: bool = False,
     allow_pickle: bool = False,
     quiet: bool = False,
+    augment: int = 0,
 ) -> dict:
-    """Distil a fine-tuned teacher classifier into a shallower student of the same family."""
+    """Distil a fine-tuned teacher classifier into a shallower student of the same family.
+
+    `augment` adds that many perturbed copies of each training text to the transfer set (see `data.augment`).
+    """
     data = data_spec.load()
     teacher, tokenizer = load_classifier(teacher_name, data.label_names, allow_pickle, require_head=True)
     student, used_map = build_student(teacher, layer_map, student_layers, init=init, seed=train_cfg.seed)
-    encoded = encode_split(tokenizer, data.train, teacher.config.label2id, max_length)
+    transfer = data.train
+    if augment:
+        if tokenizer.mask_token is None:
+            raise DistilkitError(f"augment: the tokenizer of {teacher_name} has no mask token")
+        transfer = augment_split(data.train, augment, tokenizer.mask_token, seed=train_cfg.seed)
+    encoded = encode_split(tokenizer, transfer, teacher.config.label2id, max_length)
     cached = None
     if cache_teacher and weights.alpha_hid == 0 and weights.alpha_kd > 0:
         cached = teacher_logits_for(teacher, encoded, tokenizer)
@@ -140,6 +150,7 @@ def distil(
         "teacher": teacher_name,
         "layer_map": used_map,
         "init": init,
+        "transfer_examples": len(transfer),
         "train": summary,
         "metrics": _score(student, tokenizer, data, max_length),
     }
