@@ -152,3 +152,21 @@ def test_resume_flag_continues_from_the_checkpoint(tmp_path, tiny_teacher, toy_d
     invoke(*args)
     result = invoke(*args, "--resume")
     assert "resuming from" in result.output and "step-6" in result.output
+
+
+def test_run_main_job_on_a_tiny_teacher_writes_the_report_and_resumes(tmp_path, tiny_teacher, toy_data):
+    args = ["run", "--teacher", tiny_teacher, "--data", toy_data, "--runs-dir", tmp_path / "runs", "--name", "tiny"]
+    args += ["--teacher-epochs", 1, "--student-epochs", 1, "--student-layers", 2, "--bench-runs", 2]
+    result = invoke(*args)
+    out = tmp_path / "runs" / "tiny"
+    report = json.loads((out / "report.json").read_text())
+    assert [m["name"] for m in report["models"]] == ["teacher", "student"]
+    assert report["models"][1]["params"] < report["models"][0]["params"]
+    assert "accuracy" in report["models"][1]["metrics"]
+    assert (out / "report.md").is_file() and (out / "report.png").stat().st_size > 0
+    assert "student" in result.output
+    summary = json.loads((out / "run_summary.json").read_text())
+    assert summary["student"]["layer_map"] == [0, 3]
+    # a second run finds both trained stages done and only re-benches
+    again = invoke(*args)
+    assert again.output.count("already done") == 2
