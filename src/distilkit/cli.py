@@ -358,6 +358,107 @@ def run(
     run_main_job(job, ctx.params, console)
 
 
+@app.command()
+def export(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Argument(help="Fine-tuned model folder (or hub id) to export.")],
+    out: Annotated[Path, typer.Option(help="Bundle folder to write: model.onnx, tokenizer.json, bundle.json.")],
+    task: Annotated[
+        str, typer.Option(help="sequence-classification, token-classification, or embedding (mean-pooled base model).")
+    ] = "sequence-classification",
+    quantize: Annotated[
+        str,
+        typer.Option(
+            help="none, dynamic (int8 weights), static (calibrated int8), or auto (fastest within --budget of fp32)."
+        ),
+    ] = "none",
+    budget: Annotated[
+        float, typer.Option(min=0.0, help="auto: score points a quantized model may lose against fp32.")
+    ] = 1.0,
+    data: Annotated[
+        str | None,
+        typer.Option(
+            help="Texts for validation and calibration: a data folder or known dataset (dev split validates, train "
+            "calibrates) or one file, .txt = one text per line (default: a few built-in sentences)."
+        ),
+    ] = None,
+    text_column: TextColumn = "text",
+    label_column: LabelColumn = "label",
+    max_length: MaxLength = 128,
+    max_texts: Annotated[int, typer.Option(min=1, help="Validate and score on at most this many texts.")] = 1000,
+    calibration_size: Annotated[int, typer.Option(min=1, help="Training texts sampled to calibrate static.")] = 128,
+    optimize: Annotated[bool, typer.Option(help="Fuse attention, LayerNorm and GELU (ONNX Runtime optimizer).")] = True,
+    normalize: Annotated[bool, typer.Option(help="embedding: L2-normalise the pooled embeddings.")] = True,
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="ONNX Runtime threads when timing candidates (default: all cores).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Write the bundle even if ONNX and PyTorch disagree.")] = False,
+    allow_pickle: AllowPickle = False,
+    config: Config = None,
+) -> None:
+    """Export a model to an ONNX bundle, checked against PyTorch, optionally INT8-quantized."""
+    from distilkit.export import export_bundle
+
+    _quiet_transformers()
+    meta = export_bundle(
+        model,
+        out,
+        task=task,
+        quantize=quantize,
+        budget=budget,
+        data=data,
+        text_column=text_column,
+        label_column=label_column,
+        max_length=max_length,
+        max_texts=max_texts,
+        calibration_size=calibration_size,
+        optimize=optimize,
+        normalize=normalize,
+        force=force,
+        allow_pickle=allow_pickle,
+        threads=threads,
+        resolved_config=ctx.params,
+    )
+    check = meta["validation"]["fp32_vs_torch"]
+    agreement = "" if check["agreement"] is None else f", agreement {100 * check['agreement']:.2f}%"
+    console.print(f"fp32 vs PyTorch: max |Δ| {check['max_abs_diff']:.3g}{agreement} on {check['texts']} texts")
+    opt = meta["optimization"]
+    reason = f" ({opt['reason']})" if opt["reason"] else ""
+    console.print(f"fused graph: {'yes' if opt['applied'] else 'no'}{reason}")
+    scores = meta["scores"]
+    console.print(
+        f"quantization: {meta['quantization']['name']}; {scores['metric']} {scores['bundle']:.2f} "
+        f"(fp32 {scores['fp32']:.2f}); {meta['model_bytes'] / 1e6:.1f} MB"
+    )
+    chosen = meta["quantization"].get("candidates") or [{}]
+    if quantize in ("dynamic", "static") and chosen[0].get("status") == "over budget":
+        console.print(f"warning: {quantize} loses more than {budget:g} points against fp32 (try --quantize auto)")
+    console.print(f"bundle written to {out}")
+
+
+@app.command()
+def predict(
+    bundle: Annotated[Path, typer.Argument(help="Bundle folder written by `distilkit export`.")],
+    texts: Annotated[
+        list[str] | None, typer.Argument(help="Texts to run; else --file, else standard input (one per line).")
+    ] = None,
+    file: Annotated[Path | None, typer.Option(help="File with one text per line (blank lines skipped).")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Texts per batch (padded to the batch's longest).")] = 32,
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="ONNX Runtime intra-op threads (default: one per core).")
+    ] = None,
+    config: Config = None,
+) -> None:
+    """Run a bundle on texts (torch-free) and write one JSON line per text."""
+    from distilkit.runtime import Predictor
+    from distilkit.runtime.cli import json_lines, read_texts
+
+    lines = read_texts(texts, file, sys.stdin)
+    predictor = Predictor(bundle, batch_size=batch_size, threads=threads)
+    for line in json_lines(predictor, lines):
+        typer.echo(line)
+
+
 @data_app.command("get")
 def data_get(
     name: Annotated[str, typer.Argument(help="Dataset name: sentiment-rt or topics-bbc.")],

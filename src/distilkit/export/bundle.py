@@ -1,0 +1,97 @@
+"""Write a bundle folder atomically: `model.onnx`, `tokenizer.json`, `bundle.json` (+ the export's `config.yaml`).
+
+The folder is assembled under a temporary name next to the destination, loaded back with the runtime's own
+`load_bundle` (so a bundle that would not load is never put in place), then renamed over any old bundle. A killed
+export leaves either the old bundle or the new one, never a model from one run beside labels from another.
+
+Reading and checking bundles is the runtime's job (`distilkit.runtime.bundle`, torch-free); `load_bundle` and
+`read_meta` are re-exported here so export code and tests have one place to look.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from tokenizers import Tokenizer
+
+from distilkit.errors import DistilkitError
+from distilkit.runtime.bundle import (
+    BUNDLE_FILE,
+    FORMAT_VERSION,
+    MODEL_FILE,
+    TOKENIZER_FILE,
+    Bundle,
+    load_bundle,
+    read_meta,
+)
+
+__all__ = [
+    "BUNDLE_FILE",
+    "FORMAT_VERSION",
+    "MODEL_FILE",
+    "TOKENIZER_FILE",
+    "Bundle",
+    "load_bundle",
+    "read_meta",
+    "runtime_tokenizer",
+    "write_bundle",
+]
+
+
+def runtime_tokenizer(hf_tokenizer: Any) -> Tokenizer:
+    """The `tokenizers` object behind a transformers fast tokenizer, with its padding and truncation switched off.
+
+    The runtime pads per batch and truncates to the bundle's max_length itself; a padding or truncation setting left
+    in `tokenizer.json` from training would otherwise apply on top. The copy leaves the transformers tokenizer as it
+    was.
+    """
+    backend = getattr(hf_tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        raise DistilkitError("the runtime needs a fast (tokenizers) tokenizer")
+    tokenizer = Tokenizer.from_str(backend.to_str())
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return tokenizer
+
+
+def write_bundle(
+    out: Path,
+    model_file: Path,
+    tokenizer: Tokenizer,
+    meta: dict[str, Any],
+    extra_files: dict[str, str] | None = None,
+) -> Path:
+    """Assemble the bundle in a temporary folder, check it loads, then swap it into place at `out`."""
+    meta = {"format_version": FORMAT_VERSION, **meta}
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".tmp-{out.name}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        shutil.copyfile(model_file, tmp / MODEL_FILE)
+        # A copy without padding/truncation: the encoders of the export set truncation on the tokenizer they share.
+        clean = Tokenizer.from_str(tokenizer.to_str())
+        clean.no_padding()
+        clean.no_truncation()
+        clean.save(str(tmp / TOKENIZER_FILE))
+        (tmp / BUNDLE_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        for name, text in (extra_files or {}).items():
+            (tmp / name).write_text(text, encoding="utf-8")
+        load_bundle(tmp, threads=1)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if out.exists():
+        old = out.with_name(f".old-{out.name}")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(out, old)
+        os.replace(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, out)
+    return out

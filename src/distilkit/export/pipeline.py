@@ -1,0 +1,379 @@
+"""`export_bundle`: a Hugging Face folder in, a checked ONNX bundle out.
+
+    trace (onnx_export) → fuse (optimize) → compare with PyTorch (validate) → quantize → write the bundle (bundle)
+
+Texts drive three steps: validation (does the graph reproduce PyTorch?), scoring of quantized candidates, and static
+calibration. With ``data`` a data folder (or known dataset), validation and scoring use its dev split and calibration
+a sample of its train split; with ``data`` a single file (CSV/TSV/JSONL, or ``.txt`` with one text per line and no
+labels), that file serves for all three; without ``data``, a few built-in sentences do (enough to catch a broken
+graph, too few to choose a quantization by accuracy, which is why `auto` then judges candidates by agreement with the
+fp32 graph).
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+import yaml
+
+import distilkit
+from distilkit.errors import DistilkitError
+from distilkit.export import quantize as q
+from distilkit.export.bundle import runtime_tokenizer, write_bundle
+from distilkit.export.onnx_export import EXPORTER, OPSET, ExportModel, export_onnx, load_for_export, torch_forward
+from distilkit.export.optimize import OptimizeResult, fallback, optimize_onnx
+from distilkit.export.validate import (
+    Validation,
+    collect_outputs,
+    compare,
+    require_match,
+    session_forward,
+)
+from distilkit.runtime.bundle import TASKS, session_options
+from distilkit.runtime.encoding import TextEncoder
+
+BUILTIN_TEXTS = (
+    "A gripping, beautifully acted film.",
+    "The plot was dull and far too long.",
+    "ok",
+    "I would not watch it again, but the music was lovely.",
+    "The government announced new measures to support small businesses on Tuesday.",
+    "Shares fell sharply after the company reported lower profits than expected.",
+    "The striker scored twice in the second half to win the match.",
+    "Researchers have released a faster way to train language models on ordinary laptops.",
+    "What a waste of two hours!",
+    "Absolutely wonderful from start to finish; the cast is superb and the story moves quickly.",
+    "It is neither good nor bad, just forgettable.",
+    "Paris is the capital of France and Berlin is the capital of Germany.",
+    "Maria Lopez joined Acme Corp in London last March.",
+    "The service was slow, the food was cold, and nobody apologised.",
+    "Great value.",
+    "After a slow start the second season finds its voice, with sharper writing, braver choices and a finale that "
+    "ties every thread together without feeling rushed or predictable.",
+)
+TIMING_TEXTS = 64
+BATCH_SIZE = 32
+
+
+@dataclass
+class ExportTexts:
+    """Texts for validation/scoring (with gold labels when the data has them) and for static calibration."""
+
+    validation: list[str]
+    calibration: list[str]
+    gold: list[str] | None = None
+    source: str = "built-in sentences"
+    calibration_source: str = "built-in sentences"
+
+
+def _resolve_data(spec: str) -> Path | str:
+    """A path, an ``hf:`` name, or a known dataset name (fetched into the cache on first use)."""
+    if Path(spec).exists() or spec.startswith("hf:"):
+        return Path(spec) if not spec.startswith("hf:") else spec
+    from distilkit.data.fetch import DATASETS, get_dataset
+
+    if spec in DATASETS:
+        return get_dataset(spec)
+    raise DistilkitError(f"{spec}: no such data file or folder (nor a known dataset: {', '.join(DATASETS)})")
+
+
+def export_texts(
+    data: str | None,
+    task: str,
+    text_column: str = "text",
+    label_column: str = "label",
+    max_texts: int = 1000,
+    calibration_size: int = 128,
+    seed: int = 0,
+) -> ExportTexts:
+    """The texts an export uses (see the module docstring); validation keeps the first `max_texts` in file order."""
+    if data is None:
+        texts = list(BUILTIN_TEXTS)
+        return ExportTexts(texts[:max_texts], texts)
+    resolved = _resolve_data(data)
+    if task == "token-classification":
+        valid, gold, calib, sources = _token_texts(resolved)
+    else:
+        valid, gold, calib, sources = _classification_texts(resolved, text_column, label_column)
+    rng = random.Random(seed)
+    if len(calib) > calibration_size:
+        calib = rng.sample(calib, calibration_size)
+    return ExportTexts(
+        validation=valid[:max_texts],
+        calibration=calib,
+        gold=gold[:max_texts] if gold is not None and task == "sequence-classification" else None,
+        source=sources[0],
+        calibration_source=sources[1],
+    )
+
+
+def _classification_texts(
+    resolved: Path | str, text_column: str, label_column: str
+) -> tuple[list[str], list[str] | None, list[str], tuple[str, str]]:
+    from distilkit.data.classification import Columns, find_split_file, load_classification, read_split
+
+    columns = Columns(text=text_column, label=label_column)
+    if isinstance(resolved, str):  # hf:NAME
+        loaded = load_classification(resolved, None, None, columns)
+        dev = loaded.dev if loaded.dev is not None else loaded.train
+        return dev.texts, dev.labels, loaded.train.texts, (dev.source, loaded.train.source)
+    if resolved.is_dir():
+        dev_file = find_split_file(resolved, "dev")
+        train_file = find_split_file(resolved, "train")
+        if dev_file is None:
+            raise DistilkitError(f"{resolved}: no dev.csv, dev.tsv or dev.jsonl to validate the export on")
+        dev = read_split(dev_file, columns)
+        train = read_split(train_file, columns) if train_file is not None else dev
+        return dev.texts, dev.labels, train.texts, (str(dev_file), str(train_file or dev_file))
+    if resolved.suffix.lower() == ".txt":  # plain texts, one per line: enough to validate and calibrate, no labels
+        lines = [line for line in resolved.read_text(encoding="utf-8").splitlines() if line.strip()]
+        if not lines:
+            raise DistilkitError(f"{resolved}: no texts (the file is empty)")
+        return lines, None, lines, (str(resolved), str(resolved))
+    split = read_split(resolved, columns)
+    return split.texts, split.labels, split.texts, (str(resolved), str(resolved))
+
+
+def _token_texts(resolved: Path | str) -> tuple[list[str], None, list[str], tuple[str, str]]:
+    """Sentences of a CoNLL/JSONL token split, words joined by spaces (the runtime takes raw text)."""
+    from distilkit.data.tokens import find_token_file, read_token_split
+
+    if isinstance(resolved, str):
+        raise DistilkitError(f"{resolved}: give a token-classification file or folder (hf: is not supported here)")
+    if resolved.is_dir():
+        dev_file = find_token_file(resolved, "dev")
+        train_file = find_token_file(resolved, "train")
+        if dev_file is None:
+            raise DistilkitError(f"{resolved}: no dev.conll, dev.txt or dev.jsonl to validate the export on")
+    else:
+        dev_file, train_file = resolved, None
+    dev = [" ".join(words) for words in read_token_split(dev_file).sentences]
+    train = [" ".join(words) for words in read_token_split(train_file).sentences] if train_file else dev
+    return dev, None, train, (str(dev_file), str(train_file or dev_file))
+
+
+def _copies(encoder: TextEncoder, texts: list[str]) -> list[dict[str, np.ndarray]]:
+    """Feed dicts that outlive the encoder's reused buffers (for timing and calibration)."""
+    return [{k: v.copy() for k, v in batch.feeds.items()} for batch in encoder.batches(texts)]
+
+
+def _session(path: Path, threads: int | None = None) -> ort.InferenceSession:
+    return ort.InferenceSession(str(path), sess_options=session_options(threads), providers=["CPUExecutionProvider"])
+
+
+def export_bundle(
+    model: str | Path,
+    out: Path,
+    task: str = "sequence-classification",
+    quantize: str = "none",
+    budget: float = q.DEFAULT_BUDGET,
+    data: str | None = None,
+    text_column: str = "text",
+    label_column: str = "label",
+    max_length: int = 128,
+    max_texts: int = 1000,
+    calibration_size: int = 128,
+    optimize: bool = True,
+    normalize: bool = True,
+    force: bool = False,
+    allow_pickle: bool = False,
+    threads: int | None = None,
+    resolved_config: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Export `model` to a bundle at `out` and return its `bundle.json` contents.
+
+    Refuses (DistilkitError) when the fp32 graph does not reproduce PyTorch within 1e-4 with identical predictions,
+    unless `force`. `quantize` is none, dynamic, static or auto; `budget` (points of the score, default 1) bounds what
+    `auto` may lose against fp32, and is only recorded for an explicit dynamic/static choice.
+    """
+    if task not in TASKS:
+        raise DistilkitError(f"task: expected one of {', '.join(TASKS)}, got {task!r}")
+    if quantize not in q.MODES:
+        raise DistilkitError(f"quantize: expected one of {', '.join(q.MODES)}, got {quantize!r}")
+    if budget < 0:
+        raise DistilkitError(f"budget: expected a non-negative number of points, got {budget}")
+    texts = export_texts(data, task, text_column, label_column, max_texts, calibration_size)
+    loaded = load_for_export(model, task, allow_pickle, normalize)
+    if max_length > loaded.max_positions:
+        raise DistilkitError(f"max_length: {max_length} is more than {model} takes ({loaded.max_positions} tokens)")
+    gold = _gold_ids(texts, loaded)
+    tokenizer = runtime_tokenizer(loaded.tokenizer)
+    pad_id = int(loaded.tokenizer.pad_token_id)
+    encoder = TextEncoder(tokenizer, loaded.input_names, max_length, pad_id, BATCH_SIZE)
+
+    with tempfile.TemporaryDirectory(prefix="distilkit-export-") as tmp:
+        work = Path(tmp)
+        sample = _copies(TextEncoder(tokenizer, loaded.input_names, max_length, pad_id, 2), list(BUILTIN_TEXTS[:2]))[0]
+        plain = export_onnx(loaded, sample, work / "plain.onnx")
+        reference = collect_outputs(torch_forward(loaded), encoder, texts.validation)
+        fp32_path, optimization, validation = _fp32_graph(loaded, plain, work, encoder, texts, reference, optimize)
+        require_match(validation, str(model), force)
+
+        def onnx_outputs(path: Path) -> list[np.ndarray]:
+            return collect_outputs(session_forward(_session(path), loaded.output_name), encoder, texts.validation)
+
+        fp32_outputs = onnx_outputs(fp32_path)
+        metric, fp32_score = q.score_points(task, fp32_outputs, fp32_outputs, gold)
+
+        def scorer(path: Path) -> float:
+            return q.score_points(task, onnx_outputs(path), fp32_outputs, gold)[1]
+
+        final, quantization, bundle_score = _quantize(
+            quantize, fp32_path, work, encoder, texts, scorer, fp32_score, budget, threads
+        )
+        versus_fp32 = None
+        if final != fp32_path:
+            diff = compare(fp32_outputs, onnx_outputs(final), task)
+            versus_fp32 = {"max_abs_diff": diff.max_abs_diff, "agreement": diff.agreement}
+        meta = _meta(loaded, model, max_length, pad_id, optimization, quantization)
+        meta["validation"] = {
+            "texts": len(texts.validation),
+            "source": texts.source,
+            "fp32_vs_torch": {**validation.to_json(), "forced": force and not validation.passed},
+            "bundle_vs_fp32": versus_fp32,
+        }
+        meta["scores"] = {
+            "metric": metric,
+            "source": texts.source,
+            "fp32": fp32_score,
+            "bundle": bundle_score,
+        }
+        meta["model_bytes"] = final.stat().st_size
+        extra = {"config.yaml": yaml.safe_dump(_plain(resolved_config), sort_keys=True)} if resolved_config else None
+        write_bundle(out, final, tokenizer, meta, extra)
+    return meta
+
+
+def _gold_ids(texts: ExportTexts, loaded: ExportModel) -> list[int] | None:
+    """Gold labels as the model's label ids; a dev label the model does not predict is an error, as in evaluate."""
+    if texts.gold is None or loaded.task != "sequence-classification":
+        return None
+    ids = {name: i for i, name in enumerate(loaded.labels)}
+    unknown = sorted(set(texts.gold) - set(ids))
+    if unknown:
+        raise DistilkitError(f"{texts.source}: labels {unknown} are not among the model's {loaded.labels}")
+    return [ids[label] for label in texts.gold]
+
+
+def _fp32_graph(
+    loaded: ExportModel,
+    plain: Path,
+    work: Path,
+    encoder: TextEncoder,
+    texts: ExportTexts,
+    reference: list[np.ndarray],
+    optimize: bool,
+) -> tuple[Path, OptimizeResult, Validation]:
+    """The fp32 graph to ship: the fused one if it reproduces PyTorch, else the plain one (reason recorded)."""
+
+    def check(path: Path) -> Validation:
+        outputs = collect_outputs(session_forward(_session(path), loaded.output_name), encoder, texts.validation)
+        return compare(reference, outputs, loaded.task)
+
+    if not optimize:
+        return plain, OptimizeResult(False, "disabled (--no-optimize)"), check(plain)
+    fused = work / "optimized.onnx"
+    optimization = optimize_onnx(plain, fused, loaded.num_heads, loaded.hidden_size)
+    validation = check(fused)
+    if validation.passed or not optimization.applied:
+        return fused, optimization, validation
+    plain_validation = check(plain)
+    if plain_validation.passed:
+        reason = f"the fused graph does not reproduce PyTorch ({validation.describe()}); the plain graph does"
+        return fused, fallback(plain, fused, reason, optimization), plain_validation
+    return fused, optimization, validation
+
+
+def _quantize(
+    mode: str,
+    fp32_path: Path,
+    work: Path,
+    encoder: TextEncoder,
+    texts: ExportTexts,
+    scorer: Callable[[Path], float],
+    fp32_score: float,
+    budget: float,
+    threads: int | None,
+) -> tuple[Path, dict[str, Any], float]:
+    """Run the quantization `mode` asks for: the file to ship, what bundle.json records about it, and its score."""
+    if mode == "none":
+        return fp32_path, {"mode": "none", "method": "none", **q.FP32.to_json()}, fp32_score
+    shaped = q.with_shapes(fp32_path, work / "shaped.onnx")
+    configs = q.candidates_for(mode)
+    calibration: list[dict[str, np.ndarray]] = []
+    if any(c.method == "static" for c in configs):
+        one = TextEncoder(encoder.tokenizer, encoder.input_names, encoder.max_length, encoder.pad_token_id, 1)
+        calibration = _copies(one, texts.calibration)
+    timing = _copies(encoder, texts.validation[:TIMING_TEXTS])
+    results = q.try_candidates(configs, shaped, work, scorer, timing, calibration, threads)
+    info: dict[str, Any] = {
+        "mode": mode,
+        "budget": budget,
+        "calibration": {"texts": len(texts.calibration), "source": texts.calibration_source} if calibration else None,
+    }
+    if mode == "auto":
+        chosen, judged = q.select_candidate(results, fp32_score, budget)
+        info["candidates"] = [r.to_json() for r in judged]
+        if chosen is None:  # cannot happen while fp32 is a candidate, but a failed fp32 copy must not crash here
+            chosen = q.CandidateResult(q.FP32, fp32_score, path=fp32_path)
+    else:
+        (chosen,) = results
+        if chosen.error is not None:
+            raise DistilkitError(f"{mode} quantization failed ({chosen.error})")
+        chosen.status = "chosen" if q.within_budget(chosen.score or 0.0, fp32_score, budget) else "over budget"
+        info["candidates"] = [chosen.to_json()]
+    info.update(chosen.config.to_json())
+    path = fp32_path if chosen.config.method == "none" or chosen.path is None else chosen.path
+    return path, info, float(chosen.score if chosen.score is not None else fp32_score)
+
+
+def _meta(
+    loaded: ExportModel,
+    model: str | Path,
+    max_length: int,
+    pad_id: int,
+    optimization: OptimizeResult,
+    quantization: dict[str, Any],
+) -> dict[str, Any]:
+    meta: dict[str, Any] = {"task": loaded.task}
+    if loaded.task == "embedding":
+        meta["embedding_dim"] = loaded.output_width
+        meta.update(loaded.extra)
+    else:
+        meta["labels"] = {str(i): name for i, name in enumerate(loaded.labels)}
+    meta.update(
+        max_length=max_length,
+        inputs=loaded.input_names,
+        output=loaded.output_name,
+        pad_token_id=pad_id,
+        source_model=str(model),
+        model_type=loaded.model_type,
+        export={"exporter": EXPORTER, "opset": OPSET, "attn_implementation": "eager", "torch": _version("torch")},
+        optimization=optimization.to_json(),
+        quantization=quantization,
+        distilkit_version=distilkit.__version__,
+        onnxruntime_version=ort.__version__,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+    return meta
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _plain(params: dict[str, Any]) -> dict[str, Any]:
+    """CLI parameters as YAML-safe values (paths as strings), without --config itself."""
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in params.items() if k != "config"}

@@ -1,0 +1,70 @@
+"""`python -m distilkit.runtime BUNDLE [TEXT...]`: the torch-free way to run a bundle from a shell.
+
+`distilkit predict` does the same through the main CLI, which needs typer and rich; this entry point needs only what
+the runtime needs, so it works in a `pip install --no-deps` deployment (see the README). Both read texts the same way:
+the arguments, else the file, else standard input, one text per line, blank lines skipped; both write one JSON
+object per text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO
+
+from distilkit.errors import DistilkitError
+from distilkit.runtime.predictor import Predictor
+
+
+def read_texts(texts: Sequence[str] | None, file: Path | None, stdin: IO[str] | None) -> list[str]:
+    """Texts from the arguments, else from `file`, else from `stdin` (one per line, blank lines skipped)."""
+    if texts and file is not None:
+        raise DistilkitError("predict: give texts as arguments or --file, not both")
+    if texts:
+        return list(texts)
+    if file is not None:
+        if not file.is_file():
+            raise DistilkitError(f"{file}: no such file")
+        try:
+            lines = file.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError as e:
+            raise DistilkitError(f"{file}: not valid UTF-8 ({e.reason})") from None
+    else:
+        if stdin is None or stdin.isatty():
+            raise DistilkitError("predict: no texts (give them as arguments, with --file, or on standard input)")
+        lines = stdin.read().splitlines()
+    return [line for line in lines if line.strip()]
+
+
+def json_lines(predictor: Predictor, texts: Sequence[str], chunk: int = 1024) -> Iterator[str]:
+    """One compact JSON object per text, the text first so the output reads on its own.
+
+    Texts are predicted `chunk` at a time so a long input streams out instead of waiting for the last line.
+    """
+    for start in range(0, len(texts), chunk):
+        part = texts[start : start + chunk]
+        for text, result in zip(part, predictor.predict(part), strict=True):
+            yield json.dumps({"text": text, **result}, ensure_ascii=False)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments, predict, print JSON lines; a user error is one line on stderr and exit code 2."""
+    parser = argparse.ArgumentParser(prog="python -m distilkit.runtime", description=__doc__.splitlines()[0])
+    parser.add_argument("bundle", type=Path, help="bundle folder written by `distilkit export`")
+    parser.add_argument("texts", nargs="*", help="texts to run (else --file, else standard input)")
+    parser.add_argument("--file", type=Path, default=None, help="file with one text per line")
+    parser.add_argument("--batch-size", type=int, default=32, help="texts per batch")
+    parser.add_argument("--threads", type=int, default=None, help="ONNX Runtime intra-op threads")
+    args = parser.parse_args(argv)
+    try:
+        texts = read_texts(args.texts, args.file, sys.stdin)
+        predictor = Predictor(args.bundle, batch_size=args.batch_size, threads=args.threads)
+        for line in json_lines(predictor, texts):
+            print(line)
+    except DistilkitError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0

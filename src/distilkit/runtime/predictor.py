@@ -1,0 +1,112 @@
+"""`Predictor`: a bundle behind one call, texts in, plain Python results out (ready for `json.dumps`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tokenizers import Encoding
+
+from distilkit.errors import DistilkitError
+from distilkit.runtime.bundle import Bundle, load_bundle
+from distilkit.runtime.encoding import TextEncoder
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis, shifted by the max so large logits do not overflow."""
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+class Predictor:
+    """Run a bundle on raw texts.
+
+    - sequence classification: ``{"label", "score", "scores": {label: probability}}`` per text
+    - token classification: ``{"tokens": [{"token", "tag", "score", "start", "end"}, ...]}`` per text, one entry per
+      sub-word token (special tokens left out; ``start``/``end`` are character offsets into the text)
+    - embedding: ``{"embedding": [floats]}`` per text (`embed` gives the matrix)
+
+    `threads` caps ONNX Runtime's intra-op threads (default: one per physical core); `batch_size` bounds both the
+    batch and the reused input buffers.
+    """
+
+    def __init__(self, bundle_dir: str | Path, batch_size: int = 32, threads: int | None = None):
+        self.bundle: Bundle = load_bundle(bundle_dir, threads)
+        self.encoder = TextEncoder(
+            self.bundle.tokenizer, self.bundle.inputs, self.bundle.max_length, self.bundle.pad_token_id, batch_size
+        )
+
+    @property
+    def task(self) -> str:
+        return self.bundle.task
+
+    @property
+    def labels(self) -> list[str]:
+        return self.bundle.labels
+
+    def outputs(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """The raw model output of each text, in order: logits (per text, or per token) or an embedding."""
+        return self._run(texts)[0]
+
+    def _run(self, texts: Sequence[str]) -> tuple[list[np.ndarray], list[Encoding]]:
+        """Outputs and encodings of `texts` in order; per-token outputs are cut to the text's own length."""
+        results: list[np.ndarray] = [np.empty(0, dtype=np.float32)] * len(texts)
+        encodings: list[Encoding] = [None] * len(texts)  # type: ignore[list-item]
+        session, name = self.bundle.session, self.bundle.output
+        for batch in self.encoder.batches(texts):
+            (values,) = session.run([name], batch.feeds)
+            for row, (index, encoding) in enumerate(zip(batch.indices, batch.encodings, strict=True)):
+                i = int(index)
+                results[i] = values[row, : len(encoding.ids)] if values.ndim == 3 else values[row]
+                encodings[i] = encoding
+        return results, encodings
+
+    def embed(self, texts: str | Sequence[str]) -> np.ndarray:
+        """Embeddings as a (texts, dimensions) float32 matrix (embedding bundles only)."""
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        self._require("embedding", "embed")
+        if not texts:
+            return np.zeros((0, self.bundle.output_width), dtype=np.float32)
+        return np.stack(self.outputs(texts)).astype(np.float32, copy=False)
+
+    def predict(self, texts: str | Sequence[str]) -> list[dict[str, Any]]:
+        """One result per text (see the class docstring for its shape)."""
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        if not texts:
+            return []
+        raw, encodings = self._run(texts)
+        if self.task == "embedding":
+            return [{"embedding": [float(x) for x in vector]} for vector in raw]
+        if self.task == "sequence-classification":
+            probs = softmax(np.stack(raw).astype(np.float64))
+            return [self._label_scores(p) for p in probs]
+        return [self._tags(logits, encoding) for logits, encoding in zip(raw, encodings, strict=True)]
+
+    def _label_scores(self, probs: np.ndarray) -> dict[str, Any]:
+        best = int(probs.argmax())
+        return {
+            "label": self.labels[best],
+            "score": float(probs[best]),
+            "scores": {name: float(p) for name, p in zip(self.labels, probs, strict=True)},
+        }
+
+    def _tags(self, logits: np.ndarray, encoding: Encoding) -> dict[str, Any]:
+        probs = softmax(logits.astype(np.float64))
+        tokens = []
+        for i, (token, special, (start, end)) in enumerate(
+            zip(encoding.tokens, encoding.special_tokens_mask, encoding.offsets, strict=True)
+        ):
+            if special:
+                continue
+            best = int(probs[i].argmax())
+            tokens.append(
+                {"token": token, "tag": self.labels[best], "score": float(probs[i, best]), "start": start, "end": end}
+            )
+        return {"tokens": tokens}
+
+    def _require(self, task: str, what: str) -> None:
+        if self.task != task:
+            raise DistilkitError(f"{self.bundle.path}: {what} needs a {task} bundle, this one is {self.task}")
