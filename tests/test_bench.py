@@ -173,3 +173,64 @@ def test_test_split_with_unknown_labels_is_a_user_error(tmp_path):
     with pytest.raises(DistilkitError, match="fantastic"):
         run_bench([ModelSpec("m", str(model))], tmp_path / "out", test_file=test, runs=1, warmup=0, progress=False)
     shutil.rmtree(tmp_path / "m")
+
+
+def test_texts_of_length_tokenise_to_exactly_the_asked_count(tmp_path):
+    from distilkit.bench.texts import load_tokenizer, texts_of_length
+
+    tokenizer = load_tokenizer(save_tiny_model(tmp_path / "m"))
+    source = [text for text, _ in toy_rows(12)] + ["the actor, really! was boring?"]
+    for tokens in (5, 32, 128):
+        texts = texts_of_length(tokenizer, source, tokens, 10)
+        assert len(texts) == 10
+        assert all(len(tokenizer.encode(t).ids) == tokens for t in texts)
+    with pytest.raises(DistilkitError, match="no test texts"):
+        texts_of_length(tokenizer, ["  "], 32, 1)
+
+
+@pytest.fixture(scope="module")
+def text_bench(tmp_path_factory) -> tuple[dict, Path]:
+    """A PyTorch classifier and its fp32 bundle, timed from raw text on a toy test split."""
+    from distilkit.export import export_bundle
+
+    root = tmp_path_factory.mktemp("text-bench")
+    model = save_tiny_model(root / "model", layers=2, seed=3)
+    bundle = root / "bundle"
+    export_bundle(model, bundle)
+    test = write_csv(root / "test.csv", toy_rows(10))
+    specs = [ModelSpec("torch", str(model)), ModelSpec("onnx", str(bundle))]
+    out = root / "out"
+    report = run_bench(specs, out, test_file=test, runs=2, warmup=1, threads=1, progress=False, mode="text")
+    return report, out
+
+
+def test_text_bench_runs_bundles_beside_pytorch_models(text_bench):
+    report, out = text_bench
+    assert report["settings"]["mode"] == "text"
+    torch_model, bundle = report["models"]
+    assert (torch_model["kind"], bundle["kind"]) == ("torch", "bundle")
+    assert torch_model["inputs"] == bundle["inputs"] == "text"
+    assert bundle["disk_files"] == ["model.onnx"]
+    # the graph's initializers are the model's weights, give or take what the exporter folds or drops
+    assert abs(bundle["params"] - torch_model["params"]) < 0.03 * torch_model["params"]
+    # an fp32 bundle reproduces the PyTorch model, so the quality is the same
+    assert bundle["metrics"]["accuracy"] == torch_model["metrics"]["accuracy"]
+    assert bundle["metrics"]["confusion_matrix"] == torch_model["metrics"]["confusion_matrix"]
+    assert report["retention"]["onnx"]["accuracy"] == 1.0
+    # the bare session call is timed for bundles only, as often as the end-to-end call
+    assert torch_model["session_ms"] is None
+    for setting in ("b1_s128", "b1_s32", "b32_s128"):
+        assert bundle["session_ms"][setting]["n"] == 2
+        assert bundle["session_ms"][setting]["p50"] > 0
+    # the bundle worker never imports torch: its memory is far below the PyTorch worker's
+    assert bundle["rss_after_load_bytes"] < torch_model["rss_after_load_bytes"] - 100 * 2**20
+    md = (out / "report.md").read_text()
+    assert "runtime overhead b1 s128" in md and "raw text to label" in md
+
+
+def test_text_bench_needs_a_test_split(tmp_path):
+    model = save_tiny_model(tmp_path / "m")
+    with pytest.raises(DistilkitError, match="test split"):
+        run_bench([ModelSpec("m", str(model))], tmp_path / "out", runs=1, warmup=0, progress=False, mode="text")
+    with pytest.raises(DistilkitError, match="mode"):
+        run_bench([ModelSpec("m", str(model))], tmp_path / "out", runs=1, warmup=0, progress=False, mode="fast")

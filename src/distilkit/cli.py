@@ -290,9 +290,18 @@ def bench(
     warmup: Annotated[int, typer.Option(min=0, help="Untimed warm-up runs.")] = 3,
     max_length: MaxLength = 128,
     threads: Annotated[int | None, typer.Option(min=1, help="Torch threads per model (default: all cores).")] = None,
+    timing: Annotated[
+        str,
+        typer.Option(
+            help="tensors: forward passes on ready token ids; text: raw text to label (transformers pipeline for "
+            "PyTorch models, the distilkit runtime for bundles; needs --test)."
+        ),
+    ] = "tensors",
     config: Config = None,
 ) -> None:
-    """Size, latency, throughput, memory and quality of several models side by side, with retention ratios."""
+    """Size, latency, throughput, memory and quality of several models side by side, with retention ratios.
+
+    A model folder holding bundle.json (from `distilkit export`) is benched on ONNX Runtime, without torch."""
     from distilkit.bench import ModelSpec, parse_model_args, run_bench
     from distilkit.bench.report import render_table
 
@@ -302,7 +311,7 @@ def bench(
         raise DistilkitError("bench: give at least one model or --configs")
     test_file = _split_file(test, "test") if test else None
     report = run_bench(
-        specs, out, test_file=test_file, max_length=max_length, runs=runs, warmup=warmup, threads=threads
+        specs, out, test_file=test_file, max_length=max_length, runs=runs, warmup=warmup, threads=threads, mode=timing
     )
     console.print(render_table(report))
     console.print(f"written: {out / 'report.json'}, {out / 'report.md'}, {out / 'report.png'}")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 from distilkit.data.batching import encode_split, make_loader
 from distilkit.data.classification import ClassificationSplit
 from distilkit.distil.objectives import model_inputs
+from distilkit.metrics_classification import classification_metrics
 
 
 @torch.no_grad()
@@ -22,24 +22,6 @@ def predict_logits(model, tokenizer, split: ClassificationSplit, max_length: int
     for batch in make_loader(data, tokenizer, batch_size, shuffle=False):
         out[batch["index"].numpy()] = model(**model_inputs(batch)).logits.float().numpy()
     return out
-
-
-def classification_metrics(gold: list[str], predicted: list[str], label_names: list[str]) -> dict:
-    """Accuracy, macro-F1, per-class P/R/F1/support and the confusion matrix (rows gold, columns predicted)."""
-    p, r, f, support = precision_recall_fscore_support(
-        gold, predicted, labels=label_names, average=None, zero_division=0
-    )
-    return {
-        "accuracy": float(accuracy_score(gold, predicted)),
-        "macro_f1": float(f1_score(gold, predicted, labels=label_names, average="macro", zero_division=0)),
-        "per_class": {
-            name: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(support[i])}
-            for i, name in enumerate(label_names)
-        },
-        "labels": list(label_names),
-        "confusion_matrix": confusion_matrix(gold, predicted, labels=label_names).tolist(),
-        "n": len(gold),
-    }
 
 
 def evaluate_classifier(model, tokenizer, split: ClassificationSplit, max_length: int = 128, batch_size: int = 64):

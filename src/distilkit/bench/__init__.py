@@ -104,12 +104,15 @@ def _check(models: list[ModelSpec], test_file: Path | None, runs: int, warmup: i
         raise DistilkitError(f"bench: reference {reference!r} is not among the models ({', '.join(names)})")
     if test_file is not None and not Path(test_file).is_file():
         raise DistilkitError(f"{test_file}: no such test file")
+    from distilkit.bench.backends import is_bundle
     from distilkit.bench.configs import parse_config_spec
     from distilkit.teacher import resolve_model_path
 
     for m in models:
         if m.config is not None:
             parse_config_spec(m.config)
+            continue
+        if is_bundle(m.path):
             continue
         try:
             resolved = resolve_model_path(m.path)
@@ -167,20 +170,28 @@ def run_bench(
     reference: str | None = None,
     threads: int | None = None,
     progress: bool = True,
+    mode: str = "tensors",
 ) -> dict:
     """Bench every model in its own worker; write report.json/md/png into `out_dir` and return the report dict.
 
-    `max_length` truncates the quality evaluation's inputs; the timing shapes are fixed (see `measure.SETTINGS`).
+    `max_length` truncates the quality evaluation's inputs; the timing shapes are fixed (see `backends.SETTINGS`).
     `reference` (default: the first model) is the denominator of the retention ratios. Config models get random
-    token ids and no quality metrics.
+    token ids and no quality metrics. `mode` is ``tensors`` (forward passes on ready inputs) or ``text`` (raw text
+    to label: transformers pipelines and the bundle runtime; needs a test file); see `distilkit.bench.backends`.
+    A model path holding bundle.json is an ONNX bundle from `distilkit export`.
     """
+    from distilkit.bench.backends import MODES, SETTINGS, is_bundle
     from distilkit.bench.configs import materialize
-    from distilkit.bench.measure import SETTINGS, Worker, disk_bytes, summarize, weight_files
+    from distilkit.bench.measure import Worker, disk_bytes, onnx_params, summarize, weight_files
     from distilkit.bench.report import build_report, write_report
     from distilkit.teacher import resolve_model_path
 
     out_dir = Path(out_dir)
     reference = _check(models, test_file, runs, warmup, reference)
+    if mode not in MODES:
+        raise DistilkitError(f"bench: mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if mode == "text" and (test_file is None or any(m.config is not None for m in models)):
+        raise DistilkitError("bench: timing from text needs a test split and models with tokenizers (no --configs)")
     threads = threads or os.cpu_count() or 1
     blocks = _blocks(runs)
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -199,7 +210,8 @@ def run_bench(
                     folders[m.name] = materialize(m.config, Path(tmp) / f"{i}")
                     bar.advance()
                 else:
-                    folders[m.name] = Path(resolve_model_path(m.path))
+                    folders[m.name] = Path(m.path if is_bundle(m.path) else resolve_model_path(m.path))
+            texts = _timing_texts(folders, test_file) if test_file is not None else None
             workers = [Worker(m.name) for m in models]  # start together: their imports overlap
             loads = {}
             for m, w in zip(models, workers, strict=True):
@@ -208,6 +220,8 @@ def run_bench(
                     "load",
                     path=str(folders[m.name]),
                     threads=threads,
+                    mode=mode,
+                    texts=texts if m.path is not None else None,
                     test_file=str(test_file) if test_file and m.path is not None else None,
                     max_length=max_length,
                 )
@@ -219,12 +233,15 @@ def run_bench(
                         w.call("time", setting=setting, n=warmup)
                         bar.advance(warmup)
             seconds: dict[str, dict[str, list[float]]] = {w.name: {s: [] for s in SETTINGS} for w in workers}
+            session: dict[str, dict[str, list[float]]] = {w.name: {s: [] for s in SETTINGS} for w in workers}
             for r, k in enumerate(blocks):
                 order = workers if r % 2 == 0 else workers[::-1]
                 for setting in SETTINGS:
                     for w in order:
                         bar.describe(f"{w.name}: {setting}, round {r + 1}/{len(blocks)}")
-                        seconds[w.name][setting] += w.call("time", setting=setting, n=k)["seconds"]
+                        timed = w.call("time", setting=setting, n=k)
+                        seconds[w.name][setting] += timed["seconds"]
+                        session[w.name][setting] += timed.get("session_seconds", [])
                         bar.advance(k)
             peaks = {w.name: w.call("rss")["peak_rss_bytes"] for w in workers}
             evals = {}
@@ -241,16 +258,19 @@ def run_bench(
             load, times = loads[m.name], seconds[m.name]
             batch32 = summarize(times["b32_s128"])
             ev = evals.get(m.name)
+            bare = session[m.name]
             results.append(
                 {
                     "name": m.name,
+                    "kind": load["kind"],
                     "source": {"path": str(m.path)} if m.path is not None else {"config": m.config},
-                    "params": load["params"],
+                    "params": load["params"] if load["params"] is not None else onnx_params(folders[m.name]),
                     "disk_bytes": disk_bytes(folders[m.name]),
                     "disk_files": [p.name for p in weight_files(folders[m.name])],
                     "inputs": load["inputs"],
                     "latency_ms": {"b1_s128": summarize(times["b1_s128"]), "b1_s32": summarize(times["b1_s32"])},
                     "batch_ms": {"b32_s128": batch32},
+                    "session_ms": {k: summarize(v) for k, v in bare.items()} if any(bare.values()) else None,
                     "throughput_seq_s": {"b32_s128": round(SETTINGS["b32_s128"][0] / (batch32["p50"] / 1000), 3)},
                     "rss_after_load_bytes": load["rss_after_load_bytes"],
                     "peak_rss_bytes": peaks[m.name],
@@ -265,6 +285,7 @@ def run_bench(
         "warmup": warmup,
         "rounds": len(blocks),
         "max_length": max_length,
+        "mode": mode,
         "reference": reference,
         "test_file": str(test_file) if test_file is not None else None,
         "shapes": {name: list(shape) for name, shape in SETTINGS.items()},
@@ -273,6 +294,22 @@ def run_bench(
     report = build_report(results, settings, machine, reference, created, time.perf_counter() - start)
     write_report(report, out_dir)
     return report
+
+
+def _timing_texts(folders: dict[str, Path], test_file: Path) -> dict[str, list[str]] | None:
+    """Test texts cut to exactly each setting's token count (64 per setting), with the first model's tokenizer
+    that has a tokenizer.json; None when no model has one (the workers then time random token ids)."""
+    from distilkit.bench.backends import SETTINGS
+    from distilkit.bench.texts import load_tokenizer, texts_of_length
+    from distilkit.data.classification import read_split
+
+    folder = next((f for f in folders.values() if (f / "tokenizer.json").is_file()), None)
+    if folder is None:
+        return None
+    tokenizer = load_tokenizer(folder)
+    source = read_split(test_file).texts
+    by_length = {seq: texts_of_length(tokenizer, source, seq, 64) for seq in {seq for _, seq in SETTINGS.values()}}
+    return {name: by_length[seq] for name, (_, seq) in SETTINGS.items()}
 
 
 __all__ = ["ModelSpec", "parse_model_args", "run_bench"]

@@ -3,15 +3,15 @@
 Run as ``python -m distilkit.bench.measure``. The parent (`distilkit.bench.run_bench`, through `Worker`) sends one
 JSON object per line and reads one reply per line:
 
-- ``{"cmd": "load", "path": DIR, "threads": N, "test_file": FILE|null, "max_length": L, "tokenizer": bool}`` loads
-  the model (``AutoModelForSequenceClassification``, safetensors, no remote code) with ``torch.set_num_threads(N)``
-  and prepares fixed-shape inputs for every setting of `SETTINGS`: real test texts tokenised and truncated/padded to
-  exactly the setting's length when a test file is given (and ``tokenizer`` is true), random token ids otherwise.
-  Replies with params, RSS after loading and versions.
-- ``{"cmd": "time", "setting": "b1_s128", "n": K}`` runs K forward passes of that setting under
-  ``torch.inference_mode()`` and replies with their wall times in seconds.
+- ``{"cmd": "load", "path": DIR, "threads": N, "mode": "tensors"|"text", "test_file": FILE|null,
+  "max_length": L, "texts": {setting: [str, ...]}|null}`` opens the model with `distilkit.bench.backends` (a PyTorch
+  classifier, or a bundle when DIR holds bundle.json) on N threads and prepares the inputs of every setting of
+  `SETTINGS` from ``texts`` (strings of exactly the setting's token count, built by the parent) or from random token
+  ids when there are none. Replies with the backend kind, params, RSS after loading and versions.
+- ``{"cmd": "time", "setting": "b1_s128", "n": K}`` runs K timed calls of that setting and replies with their wall
+  times in seconds (``seconds``; for a bundle timed from text also ``session_seconds``, the bare session call).
 - ``{"cmd": "rss"}`` replies with the peak RSS so far (``ru_maxrss``) and the current RSS.
-- ``{"cmd": "eval"}`` scores the model on the test file with `distilkit.evaluate.evaluate_classifier`.
+- ``{"cmd": "eval"}`` scores the model on the test file (accuracy, macro-F1, per class, confusion matrix).
 - ``{"cmd": "quit"}`` exits.
 
 Every reply has ``"ok"``; a failed command replies ``{"ok": false, "error": ONE_LINE}`` and the worker keeps serving.
@@ -31,10 +31,8 @@ import time
 from collections import deque
 from pathlib import Path
 
+from distilkit.bench.backends import SETTINGS, one_line
 from distilkit.errors import DistilkitError
-
-# name -> (batch size, sequence length); the names are report.json keys.
-SETTINGS: dict[str, tuple[int, int]] = {"b1_s128": (1, 128), "b1_s32": (1, 32), "b32_s128": (32, 128)}
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".onnx", ".onnx_data", ".onnx.data")
 NOT_WEIGHTS = {"training_args.bin"}
@@ -54,6 +52,21 @@ def weight_files(folder: str | Path) -> list[Path]:
 def disk_bytes(folder: str | Path) -> int:
     """Total size in bytes of `weight_files(folder)`: the model's size on disk as report.json defines it."""
     return sum(p.stat().st_size for p in weight_files(folder))
+
+
+def onnx_params(folder: str | Path) -> int:
+    """Elements in the initializers of a bundle's model.onnx: its parameter count (INT8 weights count once each;
+    a quantized graph's scales and zero points add a few)."""
+    import onnx
+
+    model = onnx.load(str(Path(folder) / "model.onnx"), load_external_data=False)
+    total = 0
+    for init in model.graph.initializer:
+        n = 1
+        for d in init.dims:
+            n *= d
+        total += n
+    return total
 
 
 def summarize(seconds: list[float]) -> dict:
@@ -160,61 +173,34 @@ def _rss_bytes() -> int:
     return int(psutil.Process().memory_info().rss)
 
 
-def _one_line(e: BaseException) -> str:
-    text = (str(e).strip().splitlines() or [""])[0]
-    return f"{type(e).__name__}: {text}" if text else type(e).__name__
-
-
 class _State:
     """What the worker holds between commands."""
 
     def __init__(self) -> None:
-        self.model = None
-        self.tokenizer = None
-        self.inputs: dict[str, list[dict]] = {}
+        self.backend = None
         self.counters: dict[str, int] = {}
         self.test_file: str | None = None
-        self.max_length = 128
 
 
 def _load(state: _State, msg: dict) -> dict:
-    import torch
-    import transformers
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from distilkit.bench.backends import open_backend
 
-    from distilkit.teacher import load_kwargs
-
-    threads = int(msg.get("threads") or os.cpu_count() or 1)
-    torch.set_num_threads(threads)
     path = msg["path"]
     start = time.perf_counter()
-    try:
-        model = AutoModelForSequenceClassification.from_pretrained(path, **load_kwargs(allow_pickle=False))
-    except Exception as e:  # transformers raises OSError, ValueError, safetensors errors...; the user needs one line
-        raise DistilkitError(f"{path}: cannot load model ({_one_line(e)})") from None
-    model.eval()
-    state.model = model
-    state.max_length = int(msg.get("max_length") or 128)
     state.test_file = msg.get("test_file")
-    split = None
-    if state.test_file and msg.get("tokenizer", True):
-        try:
-            state.tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
-        except Exception as e:
-            raise DistilkitError(f"{path}: cannot load tokenizer ({_one_line(e)})") from None
+    backend = open_backend(
+        path, msg.get("threads"), msg.get("mode", "tensors"), int(msg.get("max_length") or 128), bool(state.test_file)
+    )
+    if state.test_file:
         from distilkit.data.classification import read_split
 
         split = read_split(state.test_file)
-        unknown = sorted(set(split.labels) - set(model.config.id2label.values()))
-        if unknown:  # fail before the timing, not after it (evaluate_classifier would refuse them too)
-            raise DistilkitError(
-                f"{split.source}: labels {unknown} are not among the model's {list(model.config.id2label.values())}"
-            )
-    longest = max(seq for _, seq in SETTINGS.values())
-    limit = getattr(model.config, "max_position_embeddings", None)
-    if limit is not None and limit < longest:
-        raise DistilkitError(f"{path}: max_position_embeddings is {limit}, the bench needs {longest} tokens")
-    state.inputs = _make_inputs(model, state.tokenizer, split)
+        unknown = sorted(set(split.labels) - set(backend.label_names))
+        if unknown:  # fail before the timing, not after it (the evaluation would refuse them too)
+            raise DistilkitError(f"{split.source}: labels {unknown} are not among the model's {backend.label_names}")
+    texts = msg.get("texts")
+    backend.prepare(texts)
+    state.backend = backend
     state.counters = dict.fromkeys(SETTINGS, 0)
     load_s = time.perf_counter() - start
     import gc
@@ -222,75 +208,41 @@ def _load(state: _State, msg: dict) -> dict:
     gc.collect()
     gc.freeze()  # what is alive now stays: later collections (before each timing block) only scan new objects
     return {
-        "params": int(sum(p.numel() for p in model.parameters())),
+        "kind": backend.kind,
+        "params": backend.params,
         "rss_after_load_bytes": _rss_bytes(),
         "load_s": round(load_s, 3),
-        "inputs": "text" if split is not None else "random",
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "threads": torch.get_num_threads(),
+        "inputs": "text" if texts is not None else "random",
+        "threads": backend.threads,
+        **backend.versions,
     }
-
-
-def _make_inputs(model, tokenizer, split) -> dict[str, list[dict]]:
-    """Per setting, a list of ready input dicts of exactly (batch, seq) tokens; runs cycle through the list."""
-    import inspect
-
-    import torch
-
-    accepted = set(inspect.signature(model.forward).parameters)
-    out: dict[str, list[dict]] = {}
-    if split is not None:
-        n = min(len(split), 64)
-        texts = [split.texts[i % len(split)] for i in range(max(n, 32))]
-        pairs = [split.pairs[i % len(split)] for i in range(max(n, 32))] if split.pairs else None
-        for name, (batch, seq) in SETTINGS.items():
-            enc = tokenizer(texts, pairs, truncation=True, padding="max_length", max_length=seq, return_tensors="pt")
-            enc = {k: v for k, v in enc.items() if k in accepted}
-            if batch == 1:
-                out[name] = [{k: v[i : i + 1].contiguous() for k, v in enc.items()} for i in range(n)]
-            else:
-                out[name] = [{k: v[:batch].contiguous() for k, v in enc.items()}]
-        return out
-    vocab = int(getattr(model.config, "vocab_size", 1000))
-    g = torch.Generator().manual_seed(0)
-    for name, (batch, seq) in SETTINGS.items():
-        ids = torch.randint(min(5, vocab - 1), vocab, (batch, seq), generator=g)
-        out[name] = [{"input_ids": ids, "attention_mask": torch.ones_like(ids)}]
-    return out
 
 
 def _time(state: _State, msg: dict) -> dict:
     import gc
 
-    import torch
-
     setting, n = msg["setting"], int(msg["n"])
-    if state.model is None:
+    if state.backend is None:
         raise DistilkitError("no model loaded")
-    if setting not in state.inputs:
+    if setting not in SETTINGS:
         raise DistilkitError(f"unknown setting {setting!r}")
-    items = state.inputs[setting]
-    seconds = []
+    runs: dict[str, list[float]] = {}
     gc.collect()
-    with torch.inference_mode():
-        for _ in range(n):
-            batch = items[state.counters[setting] % len(items)]
-            state.counters[setting] += 1
-            start = time.perf_counter()
-            state.model(**batch)
-            seconds.append(time.perf_counter() - start)
-    return {"seconds": seconds}
+    for _ in range(n):
+        timed = state.backend.run(setting, state.counters[setting])
+        state.counters[setting] += 1
+        for key, value in timed.items():
+            runs.setdefault(key, []).append(value)
+    return runs
 
 
 def _eval(state: _State, msg: dict) -> dict:
     from distilkit.data.classification import read_split
-    from distilkit.evaluate import evaluate_classifier
 
-    if state.model is None or state.tokenizer is None or not state.test_file:
-        raise DistilkitError("nothing to evaluate (no model, tokenizer or test file)")
+    if state.backend is None or not state.test_file:
+        raise DistilkitError("nothing to evaluate (no model or test file)")
     start = time.perf_counter()
-    metrics = evaluate_classifier(state.model, state.tokenizer, read_split(state.test_file), state.max_length)
+    metrics = state.backend.evaluate(read_split(state.test_file))
     return {"metrics": metrics, "eval_s": round(time.perf_counter() - start, 3), "peak_rss_bytes": _peak_rss_bytes()}
 
 
@@ -306,10 +258,6 @@ def main() -> int:
     proto = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     os.dup2(2, 1)  # anything printed from here on (Python or C) lands on stderr, not in the protocol
     sys.stdout = sys.stderr
-    # the heavy imports start with the process, so workers started together import side by side
-    import torch  # noqa: F401
-    from transformers import AutoModelForSequenceClassification  # noqa: F401
-
     state = _State()
     for line in sys.stdin:
         if not line.strip():
@@ -330,7 +278,7 @@ def main() -> int:
             import traceback
 
             traceback.print_exc()
-            reply = {"ok": False, "error": _one_line(e)}
+            reply = {"ok": False, "error": one_line(e)}
         proto.write(json.dumps(reply) + "\n")
         proto.flush()
     return 0

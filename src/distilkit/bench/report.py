@@ -16,11 +16,13 @@ floats (1.0 = equal); a ratio whose denominator is missing or zero is ``null``.
                   "torch": str, "transformers": str, "python": str, "platform": str,
                   "load_avg_start": [1m, 5m, 15m], "load_avg_end": [...]},   # other load on the machine, if any
       "settings": {"runs": int, "warmup": int, "rounds": int, "max_length": int, "reference": str,
+                   "mode": "tensors" | "text",              # forward passes on ready inputs, or raw text to label
                    "test_file": str | null,
                    "shapes": {"b1_s128": [1, 128], "b1_s32": [1, 32], "b32_s128": [32, 128]}},
       "models": [                                     # in the order given; the reference is one of them
         {
           "name": str,
+          "kind": "torch" | "bundle",                 # a PyTorch classifier, or an ONNX bundle (distilkit export)
           "source": {"path": str} | {"config": str},  # an HF folder, or an architecture from bench/configs.py
           "params": int,                              # sum of numel over model.parameters() (tied weights once)
           "disk_bytes": int,                          # total size of the weight files directly in the folder:
@@ -31,13 +33,15 @@ floats (1.0 = equal); a ratio whose denominator is missing or zero is ``null``.
             "b1_s32":  {"p50": float, "p90": float, "min": float, "n": int}
           },
           "batch_ms": {"b32_s128": {"p50": float, "p90": float, "min": float, "n": int}},
+          "session_ms": null | {"b1_s128": {...}, "b1_s32": {...}, "b32_s128": {...}},  # bundles timed from text:
+                                                      #   the bare session.run on the same encoded inputs
           "throughput_seq_s": {"b32_s128": float},    # 32 / median seconds of one batch-32 forward pass
           "rss_after_load_bytes": int,                # worker RSS right after loading (includes torch, ~240 MiB)
           "peak_rss_bytes": int,                      # worker's ru_maxrss at the end of the timing phase
           "peak_rss_after_eval_bytes": int | null,    # ru_maxrss after quality evaluation (null: no evaluation)
           "load_s": float, "eval_s": float | null,
           "metrics": {} | {"accuracy": float, "macro_f1": float, "per_class": {...}, "labels": [...],
-                           "confusion_matrix": [[...]], "n": int}   # distilkit.evaluate.classification_metrics
+                           "confusion_matrix": [[...]], "n": int}   # distilkit.metrics_classification
         }
       ],
       "retention": {                                  # one entry per model other than the reference
@@ -141,6 +145,17 @@ def _times(x) -> str:
     return "—" if x is None else f"{x:.2f}×"
 
 
+def _overhead(e2e: float, session: float) -> str:
+    return f"{100 * (e2e / session - 1):+.1f}%"
+
+
+def _session(model: dict, key: str, fmt) -> str:
+    """`fmt(end-to-end p50, bare session p50)` for a bundle timed from text, else a dash."""
+    session = (model.get("session_ms") or {}).get(key)
+    e2e = _p50(model, "batch_ms" if key == "b32_s128" else "latency_ms", key)
+    return "—" if not session or e2e is None else fmt(e2e, session["p50"])
+
+
 def table_rows(report: dict) -> tuple[list[str], list[tuple[str, list[str]]]]:
     """The side-by-side table as (column headers, rows): one column per model, the reference marked."""
     reference = report["settings"]["reference"]
@@ -163,6 +178,12 @@ def table_rows(report: dict) -> tuple[list[str], list[tuple[str, list[str]]]]:
         ("RSS after load (MiB)", col(lambda m: f"{m['rss_after_load_bytes'] / MIB:.0f}")),
         ("peak RSS, timing (MiB)", col(lambda m: f"{m['peak_rss_bytes'] / MIB:.0f}")),
     ]
+    if any(m.get("session_ms") for m in models):
+        rows += [
+            ("bare session b1 s128 p50 (ms)", col(lambda m: _session(m, "b1_s128", lambda e, s: f"{s:.1f}"))),
+            ("runtime overhead b1 s128 (p50)", col(lambda m: _session(m, "b1_s128", _overhead))),
+            ("runtime overhead b32 s128 (p50)", col(lambda m: _session(m, "b32_s128", _overhead))),
+        ]
     if any(m["metrics"] for m in models):
         rows += [
             ("accuracy", col(lambda m: _num(m["metrics"].get("accuracy"), ".4f"))),
@@ -209,6 +230,13 @@ def render_markdown(report: dict) -> str:
     headers, rows = table_rows(report)
     inputs = sorted({m["inputs"] for m in report["models"]})
     source = f"test texts from `{settings['test_file']}`" if "text" in inputs else "random token ids"
+    if settings.get("mode") == "text":
+        how = (
+            "timed from raw text to label (transformers pipelines for PyTorch models, the distilkit runtime for "
+            "bundles; runtime overhead = end-to-end over the bare ONNX Runtime call on the same encoded inputs)"
+        )
+    else:
+        how = "timed as forward passes on ready token ids"
     if inputs == ["random", "text"]:
         source += " (random token ids for config models)"
     lines = [
@@ -219,9 +247,10 @@ def render_markdown(report: dict) -> str:
         f"{'/'.join(f'{x:.1f}' for x in machine['load_avg_start'])}",
         "",
         f"Latencies are p50 / p90 of {settings['runs']} runs per setting after {settings['warmup']} warm-up runs, "
-        f"interleaved across models in {settings['rounds']} rounds; inputs: {source}, padded/truncated to exactly "
-        f"the setting's length. Ratios are against **{settings['reference']}**; compare ratios rather than absolute "
-        "times across runs. Peak RSS is each model's own worker process during timing (torch included).",
+        f"interleaved across models in {settings['rounds']} rounds, {how}; inputs: {source}, cut to exactly "
+        f"the setting's token count. Ratios are against **{settings['reference']}**; compare ratios rather than "
+        "absolute times across runs. Peak RSS is each model's own worker process during timing (torch included for "
+        "PyTorch models).",
         "",
         "| | " + " | ".join(headers) + " |",
         "|---|" + "---:|" * len(headers),
