@@ -92,6 +92,18 @@ def load_kwargs(allow_pickle: bool) -> dict:
     return {"trust_remote_code": False, "use_safetensors": None if allow_pickle else True}
 
 
+def load_config_and_tokenizer(name_or_path: str, path: str):
+    """The config and tokenizer of a resolved model folder, no remote code; an unreadable folder is one line."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    try:
+        config = AutoConfig.from_pretrained(path, trust_remote_code=False)
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+    except OSError as e:
+        raise DistilkitError(f"{name_or_path}: cannot load model ({str(e).splitlines()[0]})") from None
+    return config, tokenizer
+
+
 def load_classifier(
     name_or_path: str | Path,
     label_names: list[str] | None = None,
@@ -104,14 +116,10 @@ def load_classifier(
     When `label_names` is given and the checkpoint already has a head for other labels, that is an error: silently
     re-initialising a fine-tuned head would throw away the teacher's knowledge.
     """
-    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoModelForSequenceClassification
 
     path = resolve_model_path(name_or_path, allow_pickle)
-    try:
-        config = AutoConfig.from_pretrained(path, trust_remote_code=False)
-        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
-    except OSError as e:
-        raise DistilkitError(f"{name_or_path}: cannot load model ({str(e).splitlines()[0]})") from None
+    config, tokenizer = load_config_and_tokenizer(name_or_path, path)
     has_head = _has_classifier_head(config)
     if require_head and not has_head:
         raise DistilkitError(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from distilkit.atomic import swap_in
 from distilkit.data.augment import augment_split
 from distilkit.data.batching import encode_split
 from distilkit.data.classification import ClassificationData, Columns, find_split_file, load_classification, read_split
@@ -56,15 +57,7 @@ def save_model(model, tokenizer, folder: Path) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
-    if folder.exists():
-        old = folder.with_name(f".old-{folder.name}")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(folder, old)
-        os.replace(tmp, folder)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, folder)
-    return folder
+    return swap_in(tmp, folder)
 
 
 def write_json(path: Path, obj) -> None:

@@ -11,13 +11,13 @@ Reading and checking bundles is the runtime's job (`distilkit.runtime.bundle`, t
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 from tokenizers import Tokenizer
 
+from distilkit.atomic import swap_in
 from distilkit.errors import DistilkitError
 from distilkit.runtime.bundle import (
     BUNDLE_FILE,
@@ -86,12 +86,4 @@ def write_bundle(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if out.exists():
-        old = out.with_name(f".old-{out.name}")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(out, old)
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, out)
-    return out
+    return swap_in(tmp, out)

@@ -43,7 +43,7 @@ from torch import nn
 
 from distilkit.errors import DistilkitError
 from distilkit.runtime.bundle import OUTPUT_NAMES, TASKS
-from distilkit.teacher import load_kwargs, resolve_model_path
+from distilkit.teacher import load_config_and_tokenizer, load_kwargs, resolve_model_path
 
 OPSET = 17
 EXPORTER = "torch.onnx.export(dynamo=False): TorchScript tracing with dynamic_axes"
@@ -124,21 +124,15 @@ def load_for_export(
     would ship random predictions, so that is refused (the embedding task takes any checkpoint's base model).
     """
     from transformers import (
-        AutoConfig,
         AutoModel,
         AutoModelForSequenceClassification,
         AutoModelForTokenClassification,
-        AutoTokenizer,
     )
 
     if task not in TASKS:
         raise DistilkitError(f"task: expected one of {', '.join(TASKS)}, got {task!r}")
     path = resolve_model_path(name_or_path, allow_pickle)
-    try:
-        config = AutoConfig.from_pretrained(path, trust_remote_code=False)
-        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
-    except OSError as e:
-        raise DistilkitError(f"{name_or_path}: cannot load model ({str(e).splitlines()[0]})") from None
+    config, tokenizer = load_config_and_tokenizer(name_or_path, path)
     if getattr(tokenizer, "backend_tokenizer", None) is None:
         raise DistilkitError(f"{name_or_path}: the runtime needs a fast (tokenizers) tokenizer, this one is slow")
     if tokenizer.pad_token_id is None:
