@@ -234,3 +234,16 @@ def test_text_bench_needs_a_test_split(tmp_path):
         run_bench([ModelSpec("m", str(model))], tmp_path / "out", runs=1, warmup=0, progress=False, mode="text")
     with pytest.raises(DistilkitError, match="mode"):
         run_bench([ModelSpec("m", str(model))], tmp_path / "out", runs=1, warmup=0, progress=False, mode="fast")
+
+
+def test_worker_peak_rss_is_its_own_not_its_parents():
+    # Linux carries ru_maxrss over fork+exec: a parent holding trained models would otherwise lend them to the worker.
+    ballast = bytearray(600 * 2**20)
+    for i in range(0, len(ballast), 4096):
+        ballast[i] = 1
+    worker = Worker("light")
+    try:
+        assert worker.call("rss")["peak_rss_bytes"] < 300 * 2**20
+    finally:
+        worker.close()
+    del ballast

@@ -161,6 +161,18 @@ class Worker:
 
 
 def _peak_rss_bytes() -> int:
+    """This process's own peak RSS.
+
+    On Linux this is VmHWM of /proc/self/status, not ``ru_maxrss``: the kernel carries ``ru_maxrss`` over exec from
+    the forked copy of the parent, so a worker started by a parent holding 1.8 GB of trained models would report
+    1.8 GB whatever it loads itself (seen in `distilkit run`).
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024  # kB
+    except OSError:
+        pass
     import resource
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
