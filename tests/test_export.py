@@ -258,6 +258,18 @@ def test_budget_rejects_a_candidate_that_loses_too_much():
     assert select_candidate([fast_but_worse], 90.0, 1.0)[0] is None
 
 
+def test_a_much_smaller_candidate_wins_when_it_is_nearly_as_fast():
+    # the real student: dynamic 900 ms / 53 MB, dynamic+embeddings 945 ms / 17 MB: a tie on a shared CPU
+    dynamic = result(DYNAMIC, 89.5, 900.0, size=53_000_000)
+    with_embeddings = result(AUTO_CANDIDATES[2], 89.8, 945.0, size=17_000_000)
+    chosen, judged = select_candidate([dynamic, with_embeddings], 90.0, 1.0)
+    assert chosen is not None and chosen.name == "dynamic+embeddings"
+    assert "smallest of the 2" in chosen.reason
+    # 20% slower is a real difference: speed wins
+    slow = result(AUTO_CANDIDATES[2], 89.8, 1080.0, size=17_000_000)
+    assert select_candidate([dynamic, slow], 90.0, 1.0)[0].name == "dynamic"
+
+
 def test_within_budget_edges():
     assert within_budget(89.0, 90.0, 1.0)
     assert not within_budget(88.99, 90.0, 1.0)
