@@ -241,6 +241,150 @@ def distil(
     _print_scores(result)
 
 
+Corpus = Annotated[
+    list[str],
+    typer.Option(help="Raw text: .txt, .txt.gz or .jsonl (text field) files or folders, one paragraph a line. Repeat."),
+]
+Pack = Annotated[bool, typer.Option(help="Pack the text into full-length windows instead of length-grouped lines.")]
+MaxMinutes = Annotated[
+    float, typer.Option(min=0.0, help="Stop cleanly with a checkpoint after this many minutes (0: no limit).")
+]
+
+
+@app.command("distil-general")
+def distil_general(
+    ctx: typer.Context,
+    corpus: Corpus,
+    out: Out,
+    teacher: Annotated[
+        str, typer.Option(help="Masked-LM teacher (folder or hub id); a bare encoder works without alpha_ce.")
+    ] = "all-MiniLM-L6-v2",
+    student_layers: Annotated[int | None, typer.Option(min=1, help="Student depth (default: half).")] = None,
+    layer_map: Annotated[str | None, typer.Option(help="Teacher layers paired with the student's, e.g. 0,2,5.")] = None,
+    hidden_size: Annotated[int | None, typer.Option(min=1, help="Student width (default: the teacher's).")] = None,
+    num_heads: Annotated[int | None, typer.Option(min=1, help="Student attention heads (default: teacher's).")] = None,
+    init: Annotated[str, typer.Option(help="'auto' (teacher layers when widths match), 'teacher' or 'random'.")] = (
+        "auto"
+    ),
+    alpha_ce: Annotated[float, typer.Option(min=0.0, help="Weight of T²·KL of the MLM distributions.")] = 5.0,
+    alpha_mlm: Annotated[float, typer.Option(min=0.0, help="Weight of the masked-LM cross-entropy.")] = 2.0,
+    alpha_cos: Annotated[float, typer.Option(min=0.0, help="Weight of the last-hidden-state cosine loss.")] = 1.0,
+    alpha_hid: Annotated[float, typer.Option(min=0.0, help="Weight of the MSE over mapped hidden states.")] = 0.0,
+    alpha_att: Annotated[float, typer.Option(min=0.0, help="Weight of the KL over mapped attentions.")] = 0.0,
+    alpha_rel: Annotated[float, typer.Option(min=0.0, help="Weight of the MiniLM-v2 Q/K/V relation loss.")] = 0.0,
+    temperature: Annotated[float, typer.Option(min=0.01, help="Softmax temperature T of the ce loss.")] = 2.0,
+    ce_tokens: Annotated[str, typer.Option(help="ce loss on the 'masked' tokens or on 'all' tokens.")] = "masked",
+    relation_heads: Annotated[int, typer.Option(min=0, help="Relation heads (0: the teacher's heads).")] = 0,
+    max_length: MaxLength = 128,
+    pack: Pack = False,
+    epochs: Epochs = 1,
+    max_steps: MaxSteps = 0,
+    max_minutes: MaxMinutes = 0.0,
+    batch_size: BatchSize = 32,
+    grad_accum: GradAccum = 1,
+    lr: Lr = 5e-4,
+    weight_decay: WeightDecay = 0.01,
+    warmup_ratio: Warmup = 0.05,
+    seed: Seed = 0,
+    save_every: SaveEvery = 500,
+    resume: Resume = False,
+    allow_pickle: AllowPickle = False,
+    config: Config = None,
+) -> None:
+    """Task-agnostic distillation (DistilBERT's recipe) on raw text: a general masked-LM student to fine-tune."""
+    from distilkit import general, workflows
+    from distilkit.distil.general_objective import GeneralWeights
+
+    _quiet_transformers()
+    workflows.save_resolved_config(out, ctx.params)
+    weights = GeneralWeights(
+        alpha_ce, alpha_mlm, alpha_cos, alpha_hid, alpha_att, alpha_rel, temperature, ce_tokens, relation_heads
+    )
+    result = general.distil_general(
+        teacher,
+        corpus,
+        out,
+        _train_cfg(
+            epochs=epochs,
+            max_steps=max_steps,
+            max_minutes=max_minutes,
+            batch_size=batch_size,
+            grad_accum=grad_accum,
+            lr=lr,
+            weight_decay=weight_decay,
+            warmup_ratio=warmup_ratio,
+            seed=seed,
+            save_every=save_every,
+        ),
+        weights,
+        student_layers=student_layers,
+        layer_map=layer_map,
+        init=init,
+        hidden_size=hidden_size,
+        num_heads=num_heads,
+        max_length=max_length,
+        pack=pack,
+        resume=resume,
+        allow_pickle=allow_pickle,
+    )
+    _print_general(result)
+
+
+@app.command("mlm-head")
+def mlm_head(
+    ctx: typer.Context,
+    corpus: Corpus,
+    out: Out,
+    teacher: Annotated[str, typer.Option(help="Encoder without a masked-LM head (folder or hub id).")] = (
+        "all-MiniLM-L6-v2"
+    ),
+    max_length: MaxLength = 128,
+    pack: Pack = False,
+    epochs: Epochs = 1,
+    max_steps: MaxSteps = 0,
+    max_minutes: MaxMinutes = 0.0,
+    batch_size: BatchSize = 32,
+    lr: Lr = 1e-3,
+    warmup_ratio: Warmup = 0.05,
+    seed: Seed = 0,
+    save_every: SaveEvery = 500,
+    resume: Resume = False,
+    allow_pickle: AllowPickle = False,
+    config: Config = None,
+) -> None:
+    """Train a masked-LM head on a frozen teacher that has none, so DistilBERT's soft-target loss can use it."""
+    from distilkit import general, workflows
+
+    _quiet_transformers()
+    workflows.save_resolved_config(out, ctx.params)
+    cfg = _train_cfg(
+        epochs=epochs,
+        max_steps=max_steps,
+        max_minutes=max_minutes,
+        batch_size=batch_size,
+        lr=lr,
+        warmup_ratio=warmup_ratio,
+        seed=seed,
+        save_every=save_every,
+    )
+    result = general.train_mlm_head(
+        teacher, corpus, out, cfg, max_length=max_length, pack=pack, resume=resume, allow_pickle=allow_pickle
+    )
+    _print_general(result)
+
+
+def _print_general(result: dict) -> None:
+    train, corpus = result["train"], result["corpus"]
+    built = f"built in {corpus['cache_build_seconds']:.1f} s" if corpus["cache_build_seconds"] else "reused"
+    console.print(f"corpus: {corpus['corpus_tokens']} tokens, {corpus['sequences']} sequences (cache {built})")
+    stop = " (time budget reached: continue with --resume)" if train["stopped_by_time_budget"] else ""
+    console.print(
+        f"{train['steps']} steps in {train['train_seconds']:.0f} s, {train['tokens_per_second']:.0f} tokens/s, "
+        f"final loss {train['final_loss']:.4f}{stop}"
+    )
+    console.print(f"model saved to {result['model']}")
+
+
 @app.command()
 def evaluate(
     model: Annotated[str, typer.Argument(help="Classifier folder or hub id.")],

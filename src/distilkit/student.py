@@ -60,8 +60,13 @@ def build_student(
     student_layers: int | None = None,
     init: str = "teacher",
     seed: int = 0,
+    hidden_size: int | None = None,
+    num_heads: int | None = None,
 ) -> tuple[PreTrainedModel, list[int]]:
     """A student of the teacher's class with `len(layer_map)` layers.
+
+    `hidden_size` / `num_heads` (default: the teacher's) give a narrower or wider student; its feed-forward width
+    keeps the teacher's ratio. Teacher weights cannot initialise another width, so such a student needs init="random".
 
     init="teacher": every weight copied from the teacher (layer i from teacher layer layer_map[i]).
     init="random": the same architecture freshly initialised (the ablation baseline); the layer map is still returned
@@ -71,6 +76,13 @@ def build_student(
     layer_map = parse_layer_map(layer_map, teacher_layers, student_layers)
     config = copy.deepcopy(teacher.config)
     config.num_hidden_layers = len(layer_map)
+    if hidden_size is not None or num_heads is not None:
+        _set_width(config, hidden_size or config.hidden_size, num_heads or config.num_attention_heads)
+    if config.hidden_size != teacher.config.hidden_size and init == "teacher":
+        raise DistilkitError(
+            f"init: a student {config.hidden_size} wide cannot copy the weights of a teacher "
+            f"{teacher.config.hidden_size} wide; use init 'random'"
+        )
     torch.manual_seed(seed)
     student = type(teacher)(config)
     if init == "random":
@@ -87,3 +99,14 @@ def build_student(
         new_state[key] = teacher_state[source].detach().clone()
     student.load_state_dict(new_state, strict=True)
     return student, layer_map
+
+
+def _set_width(config, hidden_size: int, num_heads: int) -> None:
+    """Resize a BERT-style config (`intermediate_size` names its feed-forward width) in place, keeping the
+    feed-forward to hidden ratio."""
+    if hidden_size % num_heads:
+        raise DistilkitError(f"hidden_size {hidden_size} is not divisible by num_heads {num_heads}")
+    ratio = config.intermediate_size / config.hidden_size
+    config.intermediate_size = int(round(hidden_size * ratio))
+    config.hidden_size = hidden_size
+    config.num_attention_heads = num_heads

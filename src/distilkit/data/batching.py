@@ -7,7 +7,8 @@ largest training speed-up available here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Protocol
 
 import torch
 from transformers import PreTrainedTokenizerBase
@@ -30,6 +31,12 @@ class EncodedSplit(torch.utils.data.Dataset):
 
     def lengths(self) -> list[int]:
         return [len(f["input_ids"]) for f in self.features]
+
+    def set_epoch(self, epoch: int) -> None:
+        """Part of the trainer's data protocol; labelled examples are the same every epoch, so nothing changes."""
+
+    def collator(self, tokenizer: PreTrainedTokenizerBase) -> PadCollator:
+        return PadCollator(tokenizer)
 
 
 def encode_split(
@@ -103,8 +110,19 @@ class PadCollator:
         return batch
 
 
+class TrainData(Protocol):
+    """What the trainer needs of a dataset: indexable examples, their lengths (for length grouping), a collator, and
+    a hook told the epoch before it starts (masked-LM data re-masks every epoch)."""
+
+    def __len__(self) -> int: ...
+    def __getitem__(self, i: int) -> dict: ...
+    def lengths(self) -> list[int]: ...
+    def set_epoch(self, epoch: int) -> None: ...
+    def collator(self, tokenizer: PreTrainedTokenizerBase) -> Callable[[list[dict]], dict[str, torch.Tensor]]: ...
+
+
 def make_loader(
-    data: EncodedSplit, tokenizer: PreTrainedTokenizerBase, batch_size: int, seed: int = 0, shuffle: bool = True
+    data: TrainData, tokenizer: PreTrainedTokenizerBase, batch_size: int, seed: int = 0, shuffle: bool = True
 ) -> torch.utils.data.DataLoader:
     """A DataLoader of length-grouped, dynamically padded batches.
 
@@ -116,6 +134,6 @@ def make_loader(
     return torch.utils.data.DataLoader(
         data,
         batch_sampler=sampler,
-        collate_fn=PadCollator(tokenizer),
+        collate_fn=data.collator(tokenizer),
         generator=torch.Generator().manual_seed(seed),
     )

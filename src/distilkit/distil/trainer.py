@@ -2,12 +2,16 @@
 
 Built on Accelerate so the same code runs in one process or under `accelerate launch` / `torchrun` (DDP). It owns
 what every run needs: AdamW with warm-up and linear decay, gradient accumulation, clipping, seeds, a progress bar,
-a JSON-lines log, and atomic checkpoints with exact resume (same batches, optimizer, scheduler and RNG state).
+JSON-lines, CSV and TensorBoard logs, atomic checkpoints with exact resume (same batches, optimizer, scheduler and RNG
+state), and a wall-time budget that ends a long run cleanly with a checkpoint.
+
+Under N processes each global batch of N × batch_size examples is drawn as one batch and split between the processes
+(Accelerate's `split_batches`): the run then sees the same batches, in the same order, as one process with
+N × batch_size, so a result does not depend on how many processes produced it.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable
@@ -16,14 +20,15 @@ from pathlib import Path
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import set_seed
+from accelerate.utils import DistributedDataParallelKwargs, set_seed
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from torch import nn
 from transformers import get_linear_schedule_with_warmup
 
-from distilkit.data.batching import EncodedSplit, make_loader
+from distilkit.data.batching import TrainData, make_loader
 from distilkit.distil.checkpoint import Progress as RunProgress
 from distilkit.distil.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from distilkit.distil.run_log import RunLog
 
 
 @dataclass
@@ -41,6 +46,7 @@ class TrainConfig:
     seed: int = 0
     save_every: int = 0  # optimizer steps between checkpoints; 0: only the final state
     freeze_embeddings: bool = False
+    max_minutes: float = 0.0  # wall-time budget of this invocation; 0: none. Ends with a checkpoint, resumable.
 
 
 class Objective(nn.Module):
@@ -48,6 +54,9 @@ class Objective(nn.Module):
     submodule (e.g. a projection for a hidden-state loss) is trained with it and checkpointed, but not exported."""
 
     model: nn.Module
+    # True when some trainable parameters may get no gradient in a step (e.g. only last-layer attention relations
+    # are distilled): DDP must then look for them each step, which costs time, so it is only turned on when needed.
+    leaves_parameters_unused: bool = False
 
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         raise NotImplementedError
@@ -68,9 +77,16 @@ def _optimizer(module: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
         return torch.optim.AdamW(groups, lr=cfg.lr)
 
 
+def _all_agree(accelerator: Accelerator, flag: bool) -> bool:
+    """True on every process as soon as it is true on any: clocks differ, and all must stop at the same step."""
+    if accelerator.num_processes == 1:
+        return flag
+    return bool(accelerator.reduce(torch.tensor([float(flag)]), reduction="sum").item() > 0)
+
+
 def train(
     objective: Objective,
-    data: EncodedSplit,
+    data: TrainData,
     tokenizer,
     cfg: TrainConfig,
     out_dir: Path,
@@ -83,11 +99,13 @@ def train(
     `on_step(step)` is called after every optimizer step (after any checkpoint of that step): tests use it to
     simulate a crash at a chosen step.
     """
-    accelerator = Accelerator(gradient_accumulation_steps=cfg.grad_accum)
+    ddp = DistributedDataParallelKwargs(find_unused_parameters=objective.leaves_parameters_unused)
+    accelerator = Accelerator(gradient_accumulation_steps=cfg.grad_accum, split_batches=True, kwargs_handlers=[ddp])
     set_seed(cfg.seed)
     if cfg.freeze_embeddings:
         objective.model.get_input_embeddings().weight.requires_grad_(False)
-    loader = make_loader(data, tokenizer, cfg.batch_size, seed=cfg.seed, shuffle=True)
+    global_batch = cfg.batch_size * accelerator.num_processes
+    loader = make_loader(data, tokenizer, global_batch, seed=cfg.seed, shuffle=True)
     sampler = loader.batch_sampler
     steps_per_epoch = math.ceil(len(loader) / cfg.grad_accum)
     total_steps = cfg.max_steps if cfg.max_steps > 0 else steps_per_epoch * cfg.epochs
@@ -102,24 +120,26 @@ def train(
         progress = load_checkpoint(ckpt, accelerator.unwrap_model(objective), optimizer, scheduler)
         accelerator.print(f"resuming from {ckpt} (step {progress.step})")
 
-    log_path = out_dir / "train_log.jsonl"
     out_dir.mkdir(parents=True, exist_ok=True)
+    log = RunLog(out_dir) if accelerator.is_main_process else None
     bar = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]:.2f} step/s  loss {task.fields[loss]:.4f}"),
+        TextColumn("{task.fields[rate]:.2f} step/s  {task.fields[tokens]:.0f} tok/s  {task.fields[losses]}"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         disable=quiet or not accelerator.is_main_process,
     )
     start, seen_tokens, last_loss = time.perf_counter(), 0, float("nan")
+    budget_hit = False
     objective.train()
-    with bar, log_path.open("a") as log:
-        task = bar.add_task("train", total=total_steps, completed=progress.step, rate=0.0, loss=float("nan"))
+    with bar:
+        task = bar.add_task("train", total=total_steps, completed=progress.step, rate=0.0, tokens=0.0, losses="")
         step_logs: dict[str, float] = {}
-        while progress.step < total_steps:
+        while progress.step < total_steps and not budget_hit:
             sampler.set_epoch(progress.epoch)
+            data.set_epoch(progress.epoch)
             # Accumulation phase restarts each epoch, so a resumed run syncs on the same batches as an unbroken one.
             accelerator.step = progress.batches_in_epoch
             for batch in accelerator.skip_first_batches(loader, progress.batches_in_epoch):
@@ -133,7 +153,7 @@ def train(
                     optimizer.zero_grad()
                 for k, v in logs.items():
                     step_logs[k] = step_logs.get(k, 0.0) + v / cfg.grad_accum
-                seen_tokens += int(batch["attention_mask"].sum())
+                seen_tokens += int(batch["attention_mask"].sum()) * accelerator.num_processes
                 if not accelerator.sync_gradients:
                     continue
                 scheduler.step()
@@ -141,27 +161,48 @@ def train(
                 if progress.batches_in_epoch == len(loader):  # the epoch is done: a checkpoint here resumes at the next
                     progress.epoch, progress.batches_in_epoch = progress.epoch + 1, 0
                 last_loss = step_logs.get("loss", float("nan"))
-                rate = progress.step / max(time.perf_counter() - start, 1e-9)
-                bar.update(task, completed=progress.step, rate=rate, loss=last_loss)
-                if accelerator.is_main_process:
-                    record = {"step": progress.step, "epoch": progress.epoch, "lr": scheduler.get_last_lr()[0]}
-                    log.write(json.dumps({**record, **step_logs}) + "\n")
-                    log.flush()
+                elapsed = max(time.perf_counter() - start, 1e-9)
+                losses = "  ".join(f"{k} {v:.4f}" for k, v in step_logs.items())
+                bar.update(
+                    task,
+                    completed=progress.step,
+                    rate=progress.step / elapsed,
+                    tokens=seen_tokens / elapsed,
+                    losses=losses,
+                )
+                if log is not None:
+                    log.write(
+                        {
+                            "step": progress.step,
+                            "epoch": progress.epoch,
+                            "lr": scheduler.get_last_lr()[0],
+                            "tokens_per_second": seen_tokens / elapsed,
+                            **step_logs,
+                        }
+                    )
                 step_logs = {}
-                if progress.step == total_steps or (cfg.save_every and progress.step % cfg.save_every == 0):
+                budget_hit = cfg.max_minutes > 0 and _all_agree(accelerator, elapsed >= cfg.max_minutes * 60)
+                if (
+                    progress.step == total_steps
+                    or budget_hit
+                    or (cfg.save_every and progress.step % cfg.save_every == 0)
+                ):
                     accelerator.wait_for_everyone()
                     if accelerator.is_main_process:
                         save_checkpoint(ckpt_root, accelerator.unwrap_model(objective), optimizer, scheduler, progress)
                 if on_step is not None:
                     on_step(progress.step)
-                if progress.step >= total_steps:
+                if progress.step >= total_steps or budget_hit:
                     break
+    if log is not None:
+        log.close()
     elapsed = time.perf_counter() - start
     summary = {
         "steps": progress.step,
         "train_seconds": round(elapsed, 2),
         "tokens_per_second": round(seen_tokens / max(elapsed, 1e-9), 1),
         "final_loss": last_loss,
+        "stopped_by_time_budget": budget_hit and progress.step < total_steps,
         "config": asdict(cfg),
     }
     objective.eval()
