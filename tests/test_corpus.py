@@ -90,5 +90,5 @@ def test_sequences_are_cut_to_max_length_and_short_ones_dropped(tmp_path, tokeni
         owner = np.searchsorted(para, start, side="right") - 1
         assert start + n <= para[owner + 1]
     packed = CorpusSequences(cache, 16, tokenizer.cls_token_id, tokenizer.sep_token_id, pack=True)
-    assert set(packed.lengths()[:-1]) == {16}
-    assert packed.num_tokens() - 2 * len(packed) <= cache.num_tokens
+    assert set(packed.lengths()) == {16}
+    assert 0 <= cache.num_tokens - (packed.num_tokens() - 2 * len(packed)) < 14  # only the last partial window dropped

@@ -11,13 +11,11 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from accelerate import PartialState
-
 from distilkit.data.corpus import CorpusSequences, TokenCache, build_cache
 from distilkit.distil.general_objective import GeneralDistilObjective, GeneralWeights
 from distilkit.distil.masking import MaskedCorpus, Masker, MaskingConfig
 from distilkit.distil.mlm_head import MlmHeadObjective
-from distilkit.distil.trainer import TrainConfig, train
+from distilkit.distil.trainer import TrainConfig, process_state, train
 from distilkit.errors import DistilkitError
 from distilkit.student import build_student
 from distilkit.teacher import load_masked_lm
@@ -36,7 +34,7 @@ def masked_corpus(
     """The corpus as dynamically masked training sequences, tokenised into the cache once (by the main process)."""
     if tokenizer.mask_token_id is None:
         raise DistilkitError("the tokenizer has no mask token: masked-LM distillation needs one")
-    with PartialState().main_process_first():
+    with process_state().main_process_first():
         cache = build_cache(corpus, tokenizer, cache_root)
     sequences = CorpusSequences(cache, max_length, tokenizer.cls_token_id, tokenizer.sep_token_id, pack=pack)
     if len(sequences) == 0:
@@ -96,7 +94,7 @@ def distil_general(
         "corpus": _corpus_summary(cache, data),
         "train": summary,
     }
-    if PartialState().is_main_process:
+    if process_state().is_main_process:
         save_model(student, tokenizer, out / "model")
         write_json(out / "results.json", result)
     return result
@@ -121,7 +119,7 @@ def train_mlm_head(
     summary = train(MlmHeadObjective(model), data, tokenizer, train_cfg, out, resume=resume, quiet=quiet)
     result = {"model": str(out / "model"), "teacher": teacher_name, "corpus": _corpus_summary(cache, data)}
     result["train"] = summary
-    if PartialState().is_main_process:
+    if process_state().is_main_process:
         save_model(model, tokenizer, out / "model")
         write_json(out / "results.json", result)
     return result

@@ -53,7 +53,7 @@ class LengthGroupedBatches(torch.utils.data.Sampler[list[int]]):
     """Batches of similar-length examples, in an order fixed by (seed, epoch) so a resumed run sees the same batches.
 
     The indices are shuffled, cut into pools of `pool_batches` batches, each pool sorted by length and cut into
-    batches, and the batches shuffled again so the model does not see lengths in a fixed order.
+    batches, and the batches shuffled again so the model does not see lengths in a fixed order (the short one last).
     """
 
     def __init__(
@@ -86,7 +86,10 @@ class LengthGroupedBatches(torch.utils.data.Sampler[list[int]]):
             pool = sorted(order[start : start + self.pool], key=lambda i: self.lengths[i])
             batches += [pool[i : i + self.batch_size] for i in range(0, len(pool), self.batch_size)]
         perm = torch.randperm(len(batches), generator=g).tolist()
-        return [batches[i] for i in perm]
+        shuffled = [batches[i] for i in perm]
+        # The one short batch (from the last pool) goes last: split between processes, every batch but the last must
+        # be full, or Accelerate drops it.
+        return [b for b in shuffled if len(b) == self.batch_size] + [b for b in shuffled if len(b) < self.batch_size]
 
     def __iter__(self) -> Iterator[list[int]]:
         return iter(self.batches())

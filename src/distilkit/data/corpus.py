@@ -160,7 +160,9 @@ def _chunks(lines: Iterator[str]) -> Iterator[list[str]]:
 def sequence_spans(cache: TokenCache, max_length: int, pack: bool) -> tuple[np.ndarray, np.ndarray]:
     """(start, length) in `cache.ids` of each training sequence, `max_length` counting [CLS] and [SEP].
 
-    pack=True cuts the concatenated corpus into full-length windows (no padding at all); pack=False keeps paragraphs
+    pack=True cuts the concatenated corpus into full-length windows (no padding at all; the < max_length tokens left
+    at the end are dropped, so every sequence, hence every process's share of a batch, weighs the same); pack=False
+    keeps paragraphs
     apart, cutting long ones into windows, and lets the sampler group them by length. Either way sequences of fewer
     than MIN_TOKENS tokens are dropped.
     """
@@ -168,8 +170,8 @@ def sequence_spans(cache: TokenCache, max_length: int, pack: bool) -> tuple[np.n
     if body < 1:
         raise DistilkitError(f"max_length: must be at least 3, not {max_length}")
     if pack:
-        starts = np.arange(0, cache.num_tokens, body, dtype=np.int64)
-        lengths = np.minimum(body, cache.num_tokens - starts)
+        starts = np.arange(0, cache.num_tokens - body + 1, body, dtype=np.int64)
+        lengths = np.full(len(starts), body, dtype=np.int64)
     else:
         para_start, para_len = cache.offsets[:-1], np.diff(cache.offsets)
         pieces = (para_len + body - 1) // body

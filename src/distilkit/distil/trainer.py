@@ -13,14 +13,15 @@ N × batch_size, so a result does not depend on how many processes produced it.
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from accelerate import Accelerator
-from accelerate.utils import DistributedDataParallelKwargs, set_seed
+from accelerate import Accelerator, PartialState
+from accelerate.utils import DataLoaderConfiguration, DistributedDataParallelKwargs, set_seed
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from torch import nn
 from transformers import get_linear_schedule_with_warmup
@@ -46,6 +47,7 @@ class TrainConfig:
     seed: int = 0
     save_every: int = 0  # optimizer steps between checkpoints; 0: only the final state
     freeze_embeddings: bool = False
+    adam_eps: float = 1e-8  # torch's default; a large value turns AdamW into momentum SGD (the DDP test uses that)
     max_minutes: float = 0.0  # wall-time budget of this invocation; 0: none. Ends with a checkpoint, resumable.
 
 
@@ -72,9 +74,24 @@ def _optimizer(module: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
         (no_decay if p.ndim < 2 or "LayerNorm" in name or "layer_norm" in name else decay).append(p)
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     try:
-        return torch.optim.AdamW(groups, lr=cfg.lr, fused=True)
+        return torch.optim.AdamW(groups, lr=cfg.lr, eps=cfg.adam_eps, fused=True)
     except (RuntimeError, TypeError):
-        return torch.optim.AdamW(groups, lr=cfg.lr)
+        return torch.optim.AdamW(groups, lr=cfg.lr, eps=cfg.adam_eps)
+
+
+def _cpu_processes() -> bool:
+    """True when launched as several processes (torchrun, accelerate launch) on a machine without CUDA.
+
+    Accelerate turns to CPU processes talking over gloo only when told to (`cpu=True`); otherwise, under torchrun on a
+    CPU machine, it silently runs N independent single-process trainings.
+    """
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
+
+
+def process_state() -> PartialState:
+    """The process group this run belongs to; anything that asks before `train` starts must ask here, because the
+    first caller fixes Accelerate's state for the whole process."""
+    return PartialState(cpu=_cpu_processes())
 
 
 def _all_agree(accelerator: Accelerator, flag: bool) -> bool:
@@ -82,6 +99,14 @@ def _all_agree(accelerator: Accelerator, flag: bool) -> bool:
     if accelerator.num_processes == 1:
         return flag
     return bool(accelerator.reduce(torch.tensor([float(flag)]), reduction="sum").item() > 0)
+
+
+def _mean_over_processes(accelerator: Accelerator, logs: dict[str, float]) -> dict[str, float]:
+    """Each process only sees its share of the batch: log the mean over processes, not the main process's share."""
+    if accelerator.num_processes == 1 or not logs:
+        return logs
+    values = accelerator.reduce(torch.tensor(list(logs.values()), dtype=torch.float64), reduction="mean")
+    return dict(zip(logs, values.tolist(), strict=True))
 
 
 def train(
@@ -100,7 +125,12 @@ def train(
     simulate a crash at a chosen step.
     """
     ddp = DistributedDataParallelKwargs(find_unused_parameters=objective.leaves_parameters_unused)
-    accelerator = Accelerator(gradient_accumulation_steps=cfg.grad_accum, split_batches=True, kwargs_handlers=[ddp])
+    accelerator = Accelerator(
+        cpu=_cpu_processes(),
+        gradient_accumulation_steps=cfg.grad_accum,
+        dataloader_config=DataLoaderConfiguration(split_batches=True),
+        kwargs_handlers=[ddp],
+    )
     set_seed(cfg.seed)
     if cfg.freeze_embeddings:
         objective.model.get_input_embeddings().weight.requires_grad_(False)
@@ -160,6 +190,7 @@ def train(
                 progress.step += 1
                 if progress.batches_in_epoch == len(loader):  # the epoch is done: a checkpoint here resumes at the next
                     progress.epoch, progress.batches_in_epoch = progress.epoch + 1, 0
+                step_logs = _mean_over_processes(accelerator, step_logs)
                 last_loss = step_logs.get("loss", float("nan"))
                 elapsed = max(time.perf_counter() - start, 1e-9)
                 losses = "  ".join(f"{k} {v:.4f}" for k, v in step_logs.items())
