@@ -210,3 +210,16 @@ def test_cli_distils_a_finetunable_student_and_reuses_the_corpus_cache(tmp_path,
     spec = workflows.DataSpec(str(tmp_path / "cls"))
     tuned = workflows.finetune(results["model"], spec, tmp_path / "ft", cfg, quiet=True)
     assert Path(tuned["model"]).is_dir()
+
+
+def test_run_log_writes_tensorboard_events_exactly_when_tensorboard_is_installed(tmp_path):
+    import importlib.util
+
+    from distilkit.distil.run_log import RunLog
+
+    log = RunLog(tmp_path)
+    log.write({"step": 1, "loss": 2.0})
+    log.close()
+    events = list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+    assert bool(events) == (importlib.util.find_spec("tensorboard") is not None)
+    assert (tmp_path / "train_log.csv").read_text().splitlines() == ["step,loss", "1,2.0"]

@@ -292,11 +292,11 @@ def distil_general(
     config: Config = None,
 ) -> None:
     """Task-agnostic distillation (DistilBERT's recipe) on raw text: a general masked-LM student to fine-tune."""
-    from distilkit import general, workflows
+    from distilkit import general
     from distilkit.distil.general_objective import GeneralWeights
 
     _quiet_transformers()
-    workflows.save_resolved_config(out, ctx.params)
+    main_process = _save_config_on_main_process(out, ctx.params)
     weights = GeneralWeights(
         alpha_ce, alpha_mlm, alpha_cos, alpha_hid, alpha_att, alpha_rel, temperature, ce_tokens, relation_heads
     )
@@ -327,7 +327,8 @@ def distil_general(
         resume=resume,
         allow_pickle=allow_pickle,
     )
-    _print_general(result)
+    if main_process:
+        _print_general(result)
 
 
 @app.command("mlm-head")
@@ -353,10 +354,10 @@ def mlm_head(
     config: Config = None,
 ) -> None:
     """Train a masked-LM head on a frozen teacher that has none, so DistilBERT's soft-target loss can use it."""
-    from distilkit import general, workflows
+    from distilkit import general
 
     _quiet_transformers()
-    workflows.save_resolved_config(out, ctx.params)
+    main_process = _save_config_on_main_process(out, ctx.params)
     cfg = _train_cfg(
         epochs=epochs,
         max_steps=max_steps,
@@ -370,7 +371,19 @@ def mlm_head(
     result = general.train_mlm_head(
         teacher, corpus, out, cfg, max_length=max_length, pack=pack, resume=resume, allow_pickle=allow_pickle
     )
-    _print_general(result)
+    if main_process:
+        _print_general(result)
+
+
+def _save_config_on_main_process(out: Path, params: dict) -> bool:
+    """Under torchrun / accelerate launch only the main process writes config.yaml and prints; True on it."""
+    from distilkit import workflows
+    from distilkit.distil.trainer import process_state
+
+    main_process = process_state().is_main_process
+    if main_process:
+        workflows.save_resolved_config(out, params)
+    return main_process
 
 
 def _print_general(result: dict) -> None:

@@ -31,10 +31,11 @@ def masked_corpus(
     cache_root: Path | None = None,
     masking: MaskingConfig | None = None,
 ) -> tuple[MaskedCorpus, TokenCache]:
-    """The corpus as dynamically masked training sequences, tokenised into the cache once (by the main process)."""
+    """The corpus as dynamically masked training sequences, tokenised into the cache once (by the first process of
+    each machine: the others wait, then find it)."""
     if tokenizer.mask_token_id is None:
         raise DistilkitError("the tokenizer has no mask token: masked-LM distillation needs one")
-    with process_state().main_process_first():
+    with process_state().local_main_process_first():
         cache = build_cache(corpus, tokenizer, cache_root)
     sequences = CorpusSequences(cache, max_length, tokenizer.cls_token_id, tokenizer.sep_token_id, pack=pack)
     if len(sequences) == 0:
