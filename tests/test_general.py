@@ -192,7 +192,7 @@ def test_cli_distils_a_finetunable_student_and_reuses_the_corpus_cache(tmp_path,
     *_, corpus = setup
     monkeypatch.setenv("DISTILKIT_CACHE", str(tmp_path / "dkcache"))
     teacher_dir = tmp_path / "teacher"
-    (tmp_path / "cfg.yaml").write_text("alpha_hid: 1.0\nstudent_layers: 1\nbatch_size: 8\n")
+    (tmp_path / "cfg.yaml").write_text("alpha_hid: 1.0\nstudent_layers: 1\nbatch_size: 8\nfreeze_embeddings: true\n")
     args = ["distil-general", "--teacher", teacher_dir, "--corpus", corpus.parent, "--max-steps", 2]
     first = _invoke(*args, "--out", tmp_path / "a", "--config", tmp_path / "cfg.yaml")
     assert "cache built in" in first.output
@@ -200,7 +200,7 @@ def test_cli_distils_a_finetunable_student_and_reuses_the_corpus_cache(tmp_path,
     assert "cache reused" in second.output
     results = json.loads((tmp_path / "b" / "results.json").read_text())
     assert results["corpus"]["cache_build_seconds"] == 0.0 and results["student"]["num_hidden_layers"] == 1
-    assert results["weights"]["alpha_hid"] == 1.0
+    assert results["weights"]["alpha_hid"] == 1.0 and results["train"]["config"]["freeze_embeddings"]
     from conftest import write_csv
 
     from distilkit import workflows
