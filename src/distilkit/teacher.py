@@ -158,14 +158,13 @@ def load_masked_lm(name_or_path: str | Path, allow_pickle: bool = False):
     A bare encoder (all-MiniLM-L6-v2 is one) loads too, with a randomly initialised head and has_trained_head False:
     its encoder can still teach through hidden states and attention relations, or get a head from `distilkit mlm-head`.
     """
-    from transformers import AutoConfig, AutoModelForMaskedLM, AutoTokenizer
+    from transformers import AutoModelForMaskedLM
 
     from distilkit.distil.mlm_head import has_trained_head
 
     path = resolve_model_path(name_or_path, allow_pickle)
+    config, tokenizer = load_config_and_tokenizer(str(name_or_path), path)
     try:
-        config = AutoConfig.from_pretrained(path, trust_remote_code=False)
-        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
         model = AutoModelForMaskedLM.from_pretrained(path, **load_kwargs(allow_pickle))
     except (OSError, ValueError) as e:
         raise DistilkitError(f"{name_or_path}: cannot load model ({str(e).splitlines()[0]})") from None
