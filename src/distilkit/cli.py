@@ -468,6 +468,52 @@ def predict(
         typer.echo(line)
 
 
+@app.command()
+def serve(
+    bundles: Annotated[list[str], typer.Argument(help="Bundle folders as NAME=PATH or PATH (named after the folder).")],
+    host: Annotated[str, typer.Option(help="Address to bind; the default accepts local clients only.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port.")] = 8000,
+    max_batch: Annotated[int, typer.Option(min=1, help="Most texts per forward pass.")] = 32,
+    max_wait_ms: Annotated[float, typer.Option(min=0.0, help="Longest a text waits for its batch to fill.")] = 5.0,
+    max_queue: Annotated[int, typer.Option(min=1, help="Texts waiting per model; beyond it: 503 + Retry-After.")] = 256,
+    timeout: Annotated[float, typer.Option(min=0.001, help="Seconds before an unanswered request gets 504.")] = 10.0,
+    max_body_bytes: Annotated[int, typer.Option(min=1, help="Largest request body (413 beyond).")] = 1 << 20,
+    max_texts: Annotated[int, typer.Option(min=1, help="Most texts in one request (413 beyond).")] = 64,
+    max_text_chars: Annotated[int, typer.Option(min=1, help="Longest text in characters (413 beyond).")] = 10_000,
+    threads: Annotated[int | None, typer.Option(min=1, help="ONNX Runtime threads per model.")] = None,
+    token: Annotated[
+        str | None, typer.Option(help="Require this bearer token on /v1 and /metrics (or set DISTILKIT_SERVE_TOKEN).")
+    ] = None,
+    cors_origin: Annotated[list[str] | None, typer.Option(help="Allow this browser origin (repeatable).")] = None,
+    chatbot: Annotated[Path | None, typer.Option(help="Chatbot intents YAML served at /v1/chat.")] = None,
+    chat_model: Annotated[
+        str | None, typer.Option(help="Embedding bundle the chatbot uses (default: the first one).")
+    ] = None,
+    graceful_timeout: Annotated[float, typer.Option(min=0.0, help="Seconds to finish in-flight work on exit.")] = 30.0,
+    config: Config = None,
+) -> None:
+    """Serve bundles over HTTP with dynamic batching, a chatbot and a try-it page (torch-free)."""
+    from distilkit.serve.config import ServeConfig
+    from distilkit.serve.server import serve as run_server
+
+    settings = ServeConfig.with_env_token(
+        host=host,
+        port=port,
+        max_batch=max_batch,
+        max_wait_ms=max_wait_ms,
+        max_queue=max_queue,
+        timeout_s=timeout,
+        max_body_bytes=max_body_bytes,
+        max_texts=max_texts,
+        max_text_chars=max_text_chars,
+        threads=threads,
+        token=token,
+        cors_origins=list(cors_origin or []),
+        graceful_timeout_s=graceful_timeout,
+    )
+    run_server(settings, bundles, chatbot, chat_model)
+
+
 @data_app.command("get")
 def data_get(
     name: Annotated[str, typer.Argument(help="Dataset name: sentiment-rt or topics-bbc.")],
