@@ -5,8 +5,10 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from conftest import save_tiny_model
-from export_helpers import save_tiny_tagger
+import torch
+from conftest import make_tokenizer, tiny_config
+from export_helpers import TAGS
+from transformers import BertForSequenceClassification, BertForTokenClassification
 
 from distilkit.export import export_bundle
 
@@ -24,11 +26,30 @@ intents:
 """
 
 
+def save_model(folder: Path, tagger: bool = False) -> Path:
+    """A tiny random classifier or tagger whose embedding table covers every id its tokenizer produces.
+
+    conftest's vocabulary lists "a" twice, so its last token ("?") gets id len(tokenizer) and `vocab_size =
+    len(tokenizer)` leaves it outside the table; the fuzzing test sends "?" within seconds.
+    """
+    torch.manual_seed(0)
+    tokenizer = make_tokenizer(folder)
+    config = tiny_config(num_labels=3 if tagger else 2)
+    config.vocab_size = max(tokenizer.get_vocab().values()) + 1
+    if tagger:
+        config.id2label = dict(enumerate(TAGS))
+        config.label2id = {t: i for i, t in enumerate(TAGS)}
+    model = (BertForTokenClassification if tagger else BertForSequenceClassification)(config)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
 def make_bundles(root: Path) -> dict[str, Path]:
     """Classifier, tagger and embedding bundles exported from tiny random models (fp32, a few seconds in all)."""
-    classifier = save_tiny_model(root / "classifier-model")
+    classifier = save_model(root / "classifier-model")
     export_bundle(classifier, root / "sentiment")
-    export_bundle(save_tiny_tagger(root / "tagger-model"), root / "tags", task="token-classification")
+    export_bundle(save_model(root / "tagger-model", tagger=True), root / "tags", task="token-classification")
     export_bundle(classifier, root / "vectors", task="embedding")
     return {name: root / name for name in ("sentiment", "tags", "vectors")}
 
