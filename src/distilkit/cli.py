@@ -202,32 +202,68 @@ def distil(
     freeze_embeddings: FreezeEmb = False,
     resume: Resume = False,
     allow_pickle: AllowPickle = False,
+    task: Annotated[
+        str,
+        typer.Option(
+            help="classification (soft targets of a fine-tuned teacher) or embedding (the teacher's mean-pooled "
+            "sentence vectors, on any text: --data may be a .txt file, one text per line)."
+        ),
+    ] = "classification",
+    embedding_loss: Annotated[str, typer.Option(help="embedding: 'mse' or 'cosine' to the teacher's vectors.")] = "mse",
     config: Config = None,
 ) -> None:
-    """Distil a fine-tuned teacher into a shallower student (soft targets, gold labels, hidden states)."""
+    """Distil a teacher into a shallower student: a classifier (soft targets, gold labels, hidden states) or a
+    sentence encoder (--task embedding)."""
     from distilkit import workflows
     from distilkit.distil.objectives import DistilWeights
 
     _quiet_transformers()
     if hidden_loss not in ("cosine", "mse"):
         raise DistilkitError(f"hidden_loss: expected 'cosine' or 'mse', got {hidden_loss!r}")
+    if task not in ("classification", "embedding"):
+        raise DistilkitError(f"task: expected 'classification' or 'embedding', got {task!r}")
     workflows.save_resolved_config(out, ctx.params)
+    train_cfg = _train_cfg(
+        epochs=epochs,
+        max_steps=max_steps,
+        batch_size=batch_size,
+        grad_accum=grad_accum,
+        lr=lr,
+        weight_decay=weight_decay,
+        warmup_ratio=warmup_ratio,
+        seed=seed,
+        save_every=save_every,
+        freeze_embeddings=freeze_embeddings,
+    )
+    if task == "embedding":
+        from distilkit.distil.embedding import distil_embeddings
+
+        result = distil_embeddings(
+            teacher,
+            data,
+            out,
+            train_cfg,
+            loss=embedding_loss,
+            student_layers=student_layers,
+            layer_map=layer_map,
+            init=init,
+            max_length=max_length,
+            resume=resume,
+            allow_pickle=allow_pickle,
+        )
+        held_out = result["metrics"]["held_out"]
+        console.print(
+            f"held-out texts: cosine to teacher {held_out['cosine_to_teacher']:.4f} "
+            f"(before {result['metrics']['held_out_before']['cosine_to_teacher']:.4f}), "
+            f"MSE {held_out['mse_to_teacher']:.4g}"
+        )
+        console.print(f"model saved to {result['model']}")
+        return
     result = workflows.distil(
         teacher,
         workflows.DataSpec(data, dev, test, _columns(text_column, label_column, text_pair_column)),
         out,
-        _train_cfg(
-            epochs=epochs,
-            max_steps=max_steps,
-            batch_size=batch_size,
-            grad_accum=grad_accum,
-            lr=lr,
-            weight_decay=weight_decay,
-            warmup_ratio=warmup_ratio,
-            seed=seed,
-            save_every=save_every,
-            freeze_embeddings=freeze_embeddings,
-        ),
+        train_cfg,
         DistilWeights(alpha_kd, alpha_ce, alpha_hid, temperature, hidden_loss),
         student_layers=student_layers,
         layer_map=layer_map,
