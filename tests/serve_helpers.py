@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
+import httpx
+import pytest
 import torch
 from conftest import make_tokenizer, tiny_config
 from export_helpers import TAGS
 from transformers import BertForSequenceClassification, BertForTokenClassification
 
+import distilkit
 from distilkit.export import export_bundle
 
 BOT_YAML = """\
@@ -26,7 +34,7 @@ intents:
 """
 
 
-def save_model(folder: Path, tagger: bool = False) -> Path:
+def save_model(folder: Path, tagger: bool = False, favour: str | None = None) -> Path:
     """A tiny random classifier or tagger whose embedding table covers every id its tokenizer produces.
 
     conftest's vocabulary lists "a" twice, so its last token ("?") gets id len(tokenizer) and `vocab_size =
@@ -40,18 +48,56 @@ def save_model(folder: Path, tagger: bool = False) -> Path:
         config.id2label = dict(enumerate(TAGS))
         config.label2id = {t: i for i, t in enumerate(TAGS)}
     model = (BertForTokenClassification if tagger else BertForSequenceClassification)(config)
+    if favour is not None:  # a head biased towards one label, so the random model predicts it everywhere
+        with torch.no_grad():
+            model.classifier.bias[config.label2id[favour]] = 10.0
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
 
 
-def make_bundles(root: Path) -> dict[str, Path]:
-    """Classifier, tagger and embedding bundles exported from tiny random models (fp32, a few seconds in all)."""
+def make_bundles(root: Path, favour_tag: str | None = None) -> dict[str, Path]:
+    """Classifier, tagger and embedding bundles exported from tiny random models (fp32, a few seconds in all);
+    `favour_tag` makes the tagger predict that tag on every token."""
     classifier = save_model(root / "classifier-model")
     export_bundle(classifier, root / "sentiment")
-    export_bundle(save_model(root / "tagger-model", tagger=True), root / "tags", task="token-classification")
+    tagger = save_model(root / "tagger-model", tagger=True, favour=favour_tag)
+    export_bundle(tagger, root / "tags", task="token-classification")
     export_bundle(classifier, root / "vectors", task="embedding")
     return {name: root / name for name in ("sentiment", "tags", "vectors")}
+
+
+SOURCE = Path(distilkit.__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(args: list[str], port: int) -> subprocess.Popen:
+    """Start `distilkit serve` and wait until /readyz says ready (or fail with its output)."""
+    env = {**os.environ, "PYTHONPATH": str(SOURCE)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "distilkit", "serve", *args, "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"server exited early: {process.stdout.read()[-2000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    pytest.fail("server did not become ready in 60 s")
 
 
 def write_bot(path: Path, threshold: float = 0.5) -> Path:
