@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 
@@ -53,3 +55,13 @@ def test_binds_loopback_by_default(tmp_path):
         process.wait(30)
     local_addresses = [line.split()[3] for line in listening.splitlines()]
     assert local_addresses == [f"127.0.0.1:{port}"]
+
+
+def test_serving_imports_neither_torch_nor_transformers():
+    code = (
+        "import sys; import distilkit.cli, distilkit.serve.server, distilkit.serve.app, distilkit.serve.chat_eval; "
+        "print(sorted(m for m in ('torch', 'transformers', 'onnx') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"
