@@ -112,13 +112,16 @@ class CountingSession:
     def __init__(self, session, hold: bool = False):
         self.session = session
         self.calls: list[int] = []
+        self.widths: list[int] = []
         self.release = threading.Event()
         self.started = threading.Event()
         if not hold:
             self.release.set()
 
     def run(self, names, feeds):
-        self.calls.append(len(next(iter(feeds.values()))))
+        ids = feeds["input_ids"]
+        self.calls.append(ids.shape[0])
+        self.widths.append(ids.shape[1])
         self.started.set()
         self.release.wait(30)
         return self.session.run(names, feeds)

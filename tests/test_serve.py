@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from serve_helpers import CountingSession, make_bundles, write_bot
 
 from distilkit.errors import DistilkitError
-from distilkit.runtime import Predictor
+from distilkit.runtime import Predictor, session_options
 from distilkit.serve.app import build_state, create_app
 from distilkit.serve.config import TOKEN_ENV, ServeConfig
 from distilkit.serve.models import entities, parse_bundle_args
@@ -107,6 +107,28 @@ def test_concurrent_requests_share_one_forward_pass(bundles):
     expected = Predictor(bundles["sentiment"]).predict(texts)
     for reply, want in zip(replies, expected, strict=True):
         assert reply.json()["results"][0]["score"] == pytest.approx(want["score"], abs=1e-6)
+
+
+def test_a_batch_is_cut_into_length_sorted_forward_calls(bundles):
+    state = make_state(bundles, max_batch=8, forward_batch=4, max_wait_ms=2000)
+    counter = CountingSession(state.models["sentiment"].predictor.bundle.session)
+    state.models["sentiment"].predictor.bundle.session = counter
+    long_text = " ".join(["the actor was good"] * 5)
+    texts = ["good", long_text, "bad", long_text, "fun", long_text, "dull", long_text]
+
+    async def scenario(client):
+        return await asyncio.gather(*(client.post("/v1/classify", json={"text": t}) for t in texts))
+
+    replies = asyncio.run(in_app(state, scenario))
+    assert [r.status_code for r in replies] == [200] * 8
+    # One batch of eight, run as two calls of four: the short texts together (3 tokens), the long ones together.
+    assert counter.calls == [4, 4] and counter.widths == [3, 22]
+
+
+def test_serving_sessions_do_not_spin():
+    assert session_options(1, spin=False).get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    with pytest.raises(Exception, match="allow_spinning"):  # not set at all by default: ONNX Runtime's own default
+        session_options(1).get_session_config_entry("session.intra_op.allow_spinning")
 
 
 def test_full_queue_answers_503_with_retry_after_at_once(bundles):

@@ -509,7 +509,10 @@ def serve(
     bundles: Annotated[list[str], typer.Argument(help="Bundle folders as NAME=PATH or PATH (named after the folder).")],
     host: Annotated[str, typer.Option(help="Address to bind; the default accepts local clients only.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port.")] = 8000,
-    max_batch: Annotated[int, typer.Option(min=1, help="Most texts per forward pass.")] = 32,
+    max_batch: Annotated[int, typer.Option(min=1, help="Most texts collected into one batch.")] = 32,
+    forward_batch: Annotated[
+        int, typer.Option(min=1, help="Texts per ONNX call: a batch is sorted by length and cut into these.")
+    ] = 8,
     max_wait_ms: Annotated[float, typer.Option(min=0.0, help="Longest a text waits for its batch to fill.")] = 5.0,
     max_queue: Annotated[int, typer.Option(min=1, help="Texts waiting per model; beyond it: 503 + Retry-After.")] = 256,
     timeout: Annotated[float, typer.Option(min=0.001, help="Seconds before an unanswered request gets 504.")] = 10.0,
@@ -536,6 +539,7 @@ def serve(
         host=host,
         port=port,
         max_batch=max_batch,
+        forward_batch=forward_batch,
         max_wait_ms=max_wait_ms,
         max_queue=max_queue,
         timeout_s=timeout,

@@ -288,7 +288,7 @@ def build_state(
     """Load the bundles (and the bot, indexed with its embedding bundle) into a state `create_app` can serve."""
     from distilkit.serve.models import load_models
 
-    models = load_models(bundles, config.max_batch, config.threads)
+    models = load_models(bundles, config.forward_batch, config.threads)
     if chatbot is None:
         if chat_model is not None:
             raise DistilkitError("chat_model: only meaningful with --chatbot")

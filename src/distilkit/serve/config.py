@@ -16,6 +16,8 @@ class ServeConfig:
 
     - ``max_batch`` / ``max_wait_ms``: a batch runs when it holds this many texts or its oldest text has waited
       this long, whichever comes first.
+    - ``forward_batch``: texts per ONNX Runtime call. A collected batch is sorted by length and cut into calls of this
+      size, so short texts are not padded to a long one's length (on a CPU, padding costs as much as real tokens).
     - ``max_queue``: texts waiting per model; a request that would overflow it gets 503 + Retry-After at once.
     - ``timeout_s``: a request not answered in this time gets 504 (its texts are dropped if not yet running).
     - ``max_body_bytes`` (413), ``max_texts`` per request (413), ``max_text_chars`` per text (413); texts longer
@@ -27,6 +29,7 @@ class ServeConfig:
     host: str = "127.0.0.1"
     port: int = 8000
     max_batch: int = 32
+    forward_batch: int = 8
     max_wait_ms: float = 5.0
     max_queue: int = 256
     timeout_s: float = 10.0
@@ -39,7 +42,7 @@ class ServeConfig:
     graceful_timeout_s: float = 30.0
 
     def __post_init__(self) -> None:
-        positive = ("max_batch", "max_queue", "max_body_bytes", "max_texts", "max_text_chars")
+        positive = ("max_batch", "forward_batch", "max_queue", "max_body_bytes", "max_texts", "max_text_chars")
         for name in positive:
             if getattr(self, name) < 1:
                 raise DistilkitError(f"{name}: expected a positive number, got {getattr(self, name)}")

@@ -64,12 +64,15 @@ def parse_bundle_args(args: Sequence[str]) -> list[tuple[str, Path]]:
     return pairs
 
 
-def load_models(args: Sequence[str], max_batch: int, threads: int | None) -> dict[str, ServedModel]:
-    """Load every bundle named on the command line (checked by the runtime; any error names the file)."""
+def load_models(args: Sequence[str], forward_batch: int, threads: int | None) -> dict[str, ServedModel]:
+    """Load every bundle named on the command line (checked by the runtime; any error names the file).
+
+    ONNX Runtime's threads do not spin between calls: the event loop shares their cores.
+    """
     if not args:
         raise DistilkitError("serve: give at least one bundle folder")
     return {
-        name: ServedModel(name, Predictor(path, batch_size=max_batch, threads=threads))
+        name: ServedModel(name, Predictor(path, batch_size=forward_batch, threads=threads, spin=False))
         for name, path in parse_bundle_args(args)
     }
 
