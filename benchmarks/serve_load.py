@@ -3,8 +3,10 @@
 Both servers are started here, on 127.0.0.1 only, one at a time, with the same thread budget, and driven by the same
 closed-loop async clients: each client sends one text to /v1/classify, waits for the answer, sends the next. Every
 level is bounded twice, by a request count and by a time limit. Reported per server and client count: requests/s,
-p50/p99 latency, status counts and errors, the serving process's RSS, and (distilkit only, from its /metrics) the
-histogram of batch sizes. `--soak-seconds` adds a long run at a fixed request rate sampling RSS, to show no growth.
+p50/p99 latency, status counts and errors, the serving process's RSS and CPU time (requests answered per CPU-second:
+on a machine shared with other work, a server with more threads gets a larger share of the cores, so req/s alone
+measures the scheduler as much as the server), and (distilkit only, from its /metrics) the histogram of batch sizes.
+`--soak-seconds` adds a long run at a fixed request rate sampling RSS, to show no growth.
 
     python benchmarks/serve_load.py --bundle BUNDLE --model HF_FOLDER --texts TEST.csv --out runs/serve-load \\
         --clients 1,8,64 --requests 3000 --seconds 30 --threads 2
@@ -86,6 +88,12 @@ def rss_mb(pid: int) -> float:
     return psutil.Process(pid).memory_info().rss / 1e6
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the server process so far (all its threads)."""
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
 def batch_buckets(port: int) -> dict[str, float]:
     """Cumulative batch-size histogram buckets from distilkit's /metrics (empty for the naive server)."""
     try:
@@ -106,19 +114,60 @@ def histogram(before: dict[str, float], after: dict[str, float]) -> dict[str, in
     return out
 
 
+class Connection:
+    """One keep-alive HTTP/1.1 connection speaking just enough HTTP for JSON POSTs (Content-Length bodies).
+
+    A full client (httpx) costs ~1 ms of Python per request: with 64 clients on 2 cores the load generator, not the
+    server, would set the pace. Both servers answer with Content-Length, so this is all the protocol needed.
+    """
+
+    def __init__(self, port: int):
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: bytes) -> int:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(HOST, self.port)
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {HOST}:{self.port}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        self.writer.write(head.encode() + body)
+        try:
+            status_line = await self.reader.readline()
+            if not status_line:
+                raise ConnectionError("connection closed by the server")
+            length = 0
+            while (line := await self.reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.decode("latin-1").partition(":")
+                if name.strip().lower() == "content-length":
+                    length = int(value)
+            await self.reader.readexactly(length)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            self.close()
+            raise
+        return int(status_line.split()[1])
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
 async def drive(port: int, texts: list[str], clients: int, max_requests: int, max_seconds: float, rate: float = 0):
     """Closed-loop clients until `max_requests` are sent or `max_seconds` pass; `rate` > 0 paces the total req/s."""
-    url = f"http://{HOST}:{port}/v1/classify"
+    bodies = [json.dumps({"text": t}).encode() for t in texts]
     latencies: list[float] = []
     statuses: Counter = Counter()
     errors: Counter = Counter()
     sent = 0
     start = time.perf_counter()
     deadline = start + max_seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
 
-    async def client(client_id: int, session: httpx.AsyncClient) -> None:
+    async def client() -> None:
         nonlocal sent
+        connection = Connection(port)
         while sent < max_requests and time.perf_counter() < deadline:
             index = sent
             sent += 1
@@ -126,15 +175,16 @@ async def drive(port: int, texts: list[str], clients: int, max_requests: int, ma
                 await asyncio.sleep(max(0.0, start + index / rate - time.perf_counter()))
             t0 = time.perf_counter()
             try:
-                reply = await session.post(url, json={"text": texts[index % len(texts)]})
-                statuses[reply.status_code] += 1
-                if reply.status_code == 200:
+                status = await asyncio.wait_for(connection.post("/v1/classify", bodies[index % len(bodies)]), 60)
+                statuses[status] += 1
+                if status == 200:
                     latencies.append(time.perf_counter() - t0)
-            except httpx.HTTPError as e:
+            except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError) as e:
+                connection.close()
                 errors[type(e).__name__] += 1
+        connection.close()
 
-    async with httpx.AsyncClient(limits=limits, timeout=60) as session:
-        await asyncio.gather(*(client(i, session) for i in range(clients)))
+    await asyncio.gather(*(client() for _ in range(clients)))
     elapsed = time.perf_counter() - start
     ms = np.array(latencies) * 1000 if latencies else np.array([np.nan])
     return {
@@ -156,8 +206,12 @@ def bench_server(name: str, cmd: list[str], port: int, args, texts: list[str]) -
         asyncio.run(drive(port, texts, 4, 40, 60))  # warm-up, not reported
         levels = []
         for clients in args.clients:
-            before = batch_buckets(port)
+            before, cpu_before = batch_buckets(port), cpu_seconds(process.pid)
             level = asyncio.run(drive(port, texts, clients, args.requests, args.seconds))
+            cpu = cpu_seconds(process.pid) - cpu_before
+            level["server_cpu_s"] = round(cpu, 2)
+            # Requests answered per CPU-second the server used: its efficiency, whatever share of a busy machine it got.
+            level["ok_per_cpu_s"] = round(level["ok"] / max(cpu, 1e-9), 1)
             level["batch_sizes"] = histogram(before, batch_buckets(port))
             level["rss_mb"] = round(rss_mb(process.pid), 1)
             levels.append(level)
@@ -198,14 +252,15 @@ def soak_run(port: int, pid: int, texts: list[str], args) -> dict:
 
 def markdown(report: dict) -> str:
     lines = [
-        "| server | clients | req/s | p50 ms | p99 ms | statuses | errors | RSS MB | batch sizes |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| server | clients | req/s | p50 ms | p99 ms | req/CPU-s | statuses | errors | RSS MB | batch sizes |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, result in report["servers"].items():
         for lv in result["levels"]:
             lines.append(
                 f"| {name} | {lv['clients']} | {lv['requests_per_s']} | {lv['p50_ms']} | {lv['p99_ms']} | "
-                f"{lv['statuses']} | {lv['errors'] or 0} | {lv['rss_mb']} | {lv['batch_sizes'] or '-'} |"
+                f"{lv['ok_per_cpu_s']} | {lv['statuses']} | {lv['errors'] or 0} | {lv['rss_mb']} | "
+                f"{lv['batch_sizes'] or '-'} |"
             )
     return "\n".join(lines) + "\n"
 
