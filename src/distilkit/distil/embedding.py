@@ -23,7 +23,7 @@ from distilkit.distil.trainer import Objective, TrainConfig, train
 from distilkit.errors import DistilkitError
 from distilkit.export.onnx_export import MeanPooledModel
 from distilkit.student import build_student
-from distilkit.teacher import load_kwargs, resolve_model_path
+from distilkit.teacher import load_config_and_tokenizer, load_kwargs, resolve_model_path
 
 LOSSES = ("mse", "cosine")
 HELD_OUT_FRACTION = 0.05
@@ -127,11 +127,11 @@ def closeness(student: nn.Module, teacher_vectors: torch.Tensor, data: EncodedSp
 
 def load_encoder(name_or_path: str, allow_pickle: bool = False):
     """A base (headless) model and its tokenizer: hub id, folder, or the embedded all-MiniLM-L6-v2."""
-    from transformers import AutoModel, AutoTokenizer
+    from transformers import AutoModel
 
     path = resolve_model_path(name_or_path, allow_pickle)
+    _, tokenizer = load_config_and_tokenizer(name_or_path, path)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
         model = AutoModel.from_pretrained(path, **load_kwargs(allow_pickle))
     except (OSError, ValueError) as e:
         raise DistilkitError(f"{name_or_path}: cannot load model ({str(e).splitlines()[0]})") from None
