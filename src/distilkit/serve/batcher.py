@@ -47,10 +47,8 @@ class _Request:
 
 @dataclass
 class BatcherStats:
-    """What the metrics endpoint reports; updated by the worker, read by anyone (plain ints and floats)."""
+    """Texts waiting now: changed under the batcher's lock, read without it by the metrics gauge (a plain int)."""
 
-    batches: int = 0
-    texts: int = 0
     queue_texts: int = 0
 
 
@@ -166,8 +164,6 @@ class Batcher:
                 continue
             seconds = time.perf_counter() - start
             self._seconds_per_text = 0.8 * self._seconds_per_text + 0.2 * seconds / len(texts)
-            self.stats.batches += 1
-            self.stats.texts += len(texts)
             if self.on_batch is not None:
                 self.on_batch(len(texts), seconds)
             offset = 0

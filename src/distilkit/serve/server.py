@@ -7,6 +7,7 @@ gains by seeing all requests, and a 2-core box has no cores to give a second cop
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from distilkit.serve.app import build_state, create_app
@@ -34,8 +35,7 @@ def serve(
         host=config.host,
         port=config.port,
         log_level=log_level,
-        timeout_graceful_shutdown=int(config.graceful_timeout_s),
-        limit_concurrency=None,
+        timeout_graceful_shutdown=math.ceil(config.graceful_timeout_s),
         access_log=False,
         server_header=False,
     )
