@@ -159,6 +159,7 @@ async def drive(port: int, texts: list[str], clients: int, max_requests: int, ma
     """Closed-loop clients until `max_requests` are sent or `max_seconds` pass; `rate` > 0 paces the total req/s."""
     bodies = [json.dumps({"text": t}).encode() for t in texts]
     latencies: list[float] = []
+    refusals: list[float] = []  # 503s: over capacity they must come back at once
     statuses: Counter = Counter()
     errors: Counter = Counter()
     sent = 0
@@ -179,6 +180,9 @@ async def drive(port: int, texts: list[str], clients: int, max_requests: int, ma
                 statuses[status] += 1
                 if status == 200:
                     latencies.append(time.perf_counter() - t0)
+                elif status == 503:
+                    refusals.append(time.perf_counter() - t0)
+                    await asyncio.sleep(0.05)  # a client backing off, as Retry-After asks (shortened)
             except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError) as e:
                 connection.close()
                 errors[type(e).__name__] += 1
@@ -197,6 +201,7 @@ async def drive(port: int, texts: list[str], clients: int, max_requests: int, ma
         "p99_ms": round(float(np.percentile(ms, 99)), 1),
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
         "errors": dict(errors),
+        "p99_503_ms": round(float(np.percentile(np.array(refusals) * 1000, 99)), 1) if refusals else None,
     }
 
 
@@ -276,6 +281,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="inference threads of each server")
     parser.add_argument("--max-batch", type=int, default=32)
     parser.add_argument("--max-wait-ms", type=float, default=5)
+    parser.add_argument("--max-queue", type=int, default=256, help="distilkit's queue bound (small: over capacity)")
     parser.add_argument("--soak-seconds", type=float, default=0, help="after the levels: a fixed-rate run this long")
     parser.add_argument("--soak-rate", type=float, default=50, help="requests/s during the soak")
     parser.add_argument("--out", type=Path, required=True)
@@ -286,7 +292,7 @@ def main() -> None:
     port = free_port()
     distilkit_cmd = [sys.executable, "-m", "distilkit", "serve", f"model={args.bundle}", "--port", str(port)]
     distilkit_cmd += ["--threads", str(args.threads), "--max-batch", str(args.max_batch)]
-    distilkit_cmd += ["--max-wait-ms", str(args.max_wait_ms)]
+    distilkit_cmd += ["--max-wait-ms", str(args.max_wait_ms), "--max-queue", str(args.max_queue)]
     servers["distilkit"] = bench_server("distilkit", distilkit_cmd, port, args, texts)
     if args.model is not None:
         port = free_port()
