@@ -293,6 +293,7 @@ def main() -> None:
     distilkit_cmd = [sys.executable, "-m", "distilkit", "serve", f"model={args.bundle}", "--port", str(port)]
     distilkit_cmd += ["--threads", str(args.threads), "--max-batch", str(args.max_batch)]
     distilkit_cmd += ["--max-wait-ms", str(args.max_wait_ms), "--max-queue", str(args.max_queue)]
+    distilkit_cmd += ["--max-texts", str(min(64, args.max_queue))]
     servers["distilkit"] = bench_server("distilkit", distilkit_cmd, port, args, texts)
     if args.model is not None:
         port = free_port()
