@@ -202,32 +202,68 @@ def distil(
     freeze_embeddings: FreezeEmb = False,
     resume: Resume = False,
     allow_pickle: AllowPickle = False,
+    task: Annotated[
+        str,
+        typer.Option(
+            help="classification (soft targets of a fine-tuned teacher) or embedding (the teacher's mean-pooled "
+            "sentence vectors, on any text: --data may be a .txt file, one text per line)."
+        ),
+    ] = "classification",
+    embedding_loss: Annotated[str, typer.Option(help="embedding: 'mse' or 'cosine' to the teacher's vectors.")] = "mse",
     config: Config = None,
 ) -> None:
-    """Distil a fine-tuned teacher into a shallower student (soft targets, gold labels, hidden states)."""
+    """Distil a teacher into a shallower student: a classifier (soft targets, gold labels, hidden states) or a
+    sentence encoder (--task embedding)."""
     from distilkit import workflows
     from distilkit.distil.objectives import DistilWeights
 
     _quiet_transformers()
     if hidden_loss not in ("cosine", "mse"):
         raise DistilkitError(f"hidden_loss: expected 'cosine' or 'mse', got {hidden_loss!r}")
+    if task not in ("classification", "embedding"):
+        raise DistilkitError(f"task: expected 'classification' or 'embedding', got {task!r}")
     workflows.save_resolved_config(out, ctx.params)
+    train_cfg = _train_cfg(
+        epochs=epochs,
+        max_steps=max_steps,
+        batch_size=batch_size,
+        grad_accum=grad_accum,
+        lr=lr,
+        weight_decay=weight_decay,
+        warmup_ratio=warmup_ratio,
+        seed=seed,
+        save_every=save_every,
+        freeze_embeddings=freeze_embeddings,
+    )
+    if task == "embedding":
+        from distilkit.distil.embedding import distil_embeddings
+
+        result = distil_embeddings(
+            teacher,
+            data,
+            out,
+            train_cfg,
+            loss=embedding_loss,
+            student_layers=student_layers,
+            layer_map=layer_map,
+            init=init,
+            max_length=max_length,
+            resume=resume,
+            allow_pickle=allow_pickle,
+        )
+        held_out = result["metrics"]["held_out"]
+        console.print(
+            f"held-out texts: cosine to teacher {held_out['cosine_to_teacher']:.4f} "
+            f"(before {result['metrics']['held_out_before']['cosine_to_teacher']:.4f}), "
+            f"MSE {held_out['mse_to_teacher']:.4g}"
+        )
+        console.print(f"model saved to {result['model']}")
+        return
     result = workflows.distil(
         teacher,
         workflows.DataSpec(data, dev, test, _columns(text_column, label_column, text_pair_column)),
         out,
-        _train_cfg(
-            epochs=epochs,
-            max_steps=max_steps,
-            batch_size=batch_size,
-            grad_accum=grad_accum,
-            lr=lr,
-            weight_decay=weight_decay,
-            warmup_ratio=warmup_ratio,
-            seed=seed,
-            save_every=save_every,
-            freeze_embeddings=freeze_embeddings,
-        ),
+        train_cfg,
         DistilWeights(alpha_kd, alpha_ce, alpha_hid, temperature, hidden_loss),
         student_layers=student_layers,
         layer_map=layer_map,
@@ -625,6 +661,56 @@ def predict(
     predictor = Predictor(bundle, batch_size=batch_size, threads=threads)
     for line in json_lines(predictor, lines):
         typer.echo(line)
+
+
+@app.command()
+def serve(
+    bundles: Annotated[list[str], typer.Argument(help="Bundle folders as NAME=PATH or PATH (named after the folder).")],
+    host: Annotated[str, typer.Option(help="Address to bind; the default accepts local clients only.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port.")] = 8000,
+    max_batch: Annotated[int, typer.Option(min=1, help="Most texts collected into one batch.")] = 32,
+    forward_batch: Annotated[
+        int, typer.Option(min=1, help="Texts per ONNX call: a batch is sorted by length and cut into these.")
+    ] = 8,
+    max_wait_ms: Annotated[float, typer.Option(min=0.0, help="Longest a text waits for its batch to fill.")] = 5.0,
+    max_queue: Annotated[int, typer.Option(min=1, help="Texts waiting per model; beyond it: 503 + Retry-After.")] = 256,
+    timeout: Annotated[float, typer.Option(min=0.001, help="Seconds before an unanswered request gets 504.")] = 10.0,
+    max_body_bytes: Annotated[int, typer.Option(min=1, help="Largest request body (413 beyond).")] = 1 << 20,
+    max_texts: Annotated[int, typer.Option(min=1, help="Most texts in one request (413 beyond).")] = 64,
+    max_text_chars: Annotated[int, typer.Option(min=1, help="Longest text in characters (413 beyond).")] = 10_000,
+    threads: Annotated[int | None, typer.Option(min=1, help="ONNX Runtime threads per model.")] = None,
+    token: Annotated[
+        str | None, typer.Option(help="Require this bearer token on /v1 and /metrics (or set DISTILKIT_SERVE_TOKEN).")
+    ] = None,
+    cors_origin: Annotated[list[str] | None, typer.Option(help="Allow this browser origin (repeatable).")] = None,
+    chatbot: Annotated[Path | None, typer.Option(help="Chatbot intents YAML served at /v1/chat.")] = None,
+    chat_model: Annotated[
+        str | None, typer.Option(help="Embedding bundle the chatbot uses (default: the first one).")
+    ] = None,
+    graceful_timeout: Annotated[float, typer.Option(min=0.0, help="Seconds to finish in-flight work on exit.")] = 30.0,
+    config: Config = None,
+) -> None:
+    """Serve bundles over HTTP with dynamic batching, a chatbot and a try-it page (torch-free)."""
+    from distilkit.serve.config import ServeConfig
+    from distilkit.serve.server import serve as run_server
+
+    settings = ServeConfig.with_env_token(
+        host=host,
+        port=port,
+        max_batch=max_batch,
+        forward_batch=forward_batch,
+        max_wait_ms=max_wait_ms,
+        max_queue=max_queue,
+        timeout_s=timeout,
+        max_body_bytes=max_body_bytes,
+        max_texts=max_texts,
+        max_text_chars=max_text_chars,
+        threads=threads,
+        token=token,
+        cors_origins=list(cors_origin or []),
+        graceful_timeout_s=graceful_timeout,
+    )
+    run_server(settings, bundles, chatbot, chat_model)
 
 
 @data_app.command("get")

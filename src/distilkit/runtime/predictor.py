@@ -30,11 +30,11 @@ class Predictor:
     - embedding: ``{"embedding": [floats]}`` per text (`embed` gives the matrix)
 
     `threads` caps ONNX Runtime's intra-op threads (default: one per physical core); `batch_size` bounds both the
-    batch and the reused input buffers.
+    batch and the reused input buffers; `spin=False` keeps idle threads from busy-waiting (see `session_options`).
     """
 
-    def __init__(self, bundle_dir: str | Path, batch_size: int = 32, threads: int | None = None):
-        self.bundle: Bundle = load_bundle(bundle_dir, threads)
+    def __init__(self, bundle_dir: str | Path, batch_size: int = 32, threads: int | None = None, spin: bool = True):
+        self.bundle: Bundle = load_bundle(bundle_dir, threads, spin)
         self.encoder = TextEncoder(
             self.bundle.tokenizer, self.bundle.inputs, self.bundle.max_length, self.bundle.pad_token_id, batch_size
         )

@@ -1,0 +1,304 @@
+"""The FastAPI app: inference endpoints over per-model batchers, health, metrics, docs and the try-it page.
+
+Inference never runs on the event loop: an endpoint checks the request, queues its texts with the model's `Batcher`
+and awaits the result, so thousands of waiting clients cost the loop nothing. What can go wrong has one status each:
+401 no or wrong token, 404 unknown model, 413 body / texts / text too large, 422 malformed JSON or fields, 503 queue
+full or shutting down (with Retry-After, answered at once), 504 not answered within the timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import HTMLResponse, Response
+
+from distilkit.errors import DistilkitError
+from distilkit.serve.batcher import Batcher, QueueFull, ShuttingDown
+from distilkit.serve.chatbot import Chatbot
+from distilkit.serve.config import ServeConfig
+from distilkit.serve.metrics import ServerMetrics
+from distilkit.serve.middleware import BodyLimit, RequestMetrics
+from distilkit.serve.models import ServedModel
+from distilkit.serve.page import render_page
+from distilkit.serve.schemas import (
+    ChatRequest,
+    ChatResponse,
+    ClassifyResponse,
+    EmbedResponse,
+    ModelInfo,
+    ModelsResponse,
+    NerResponse,
+    Problem,
+    TextsRequest,
+)
+
+ENDPOINTS = {
+    "/",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/v1/models",
+    "/v1/classify",
+    "/v1/ner",
+    "/v1/embed",
+    "/v1/chat",
+}
+TASK_OF = {"classify": "sequence-classification", "ner": "token-classification", "embed": "embedding"}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem, "description": text}
+    for code, text in {
+        401: "Missing or wrong bearer token",
+        404: "No such model, or none of this task",
+        413: "Body, number of texts or a text too large",
+        503: "Queue full or shutting down; retry after the Retry-After header's seconds",
+        504: "Not answered within the server's timeout",
+    }.items()
+}
+
+
+@dataclass
+class ServerState:
+    """Everything one server holds: its models, their batchers (created when the app starts), the bot, metrics."""
+
+    config: ServeConfig
+    models: dict[str, ServedModel]
+    chatbot: Chatbot | None = None
+    chat_model: str | None = None
+    batchers: dict[str, Batcher] = field(default_factory=dict)
+    metrics: ServerMetrics = field(default_factory=lambda: ServerMetrics(ENDPOINTS))
+
+    def start(self) -> None:
+        cfg = self.config
+        for name, served in self.models.items():
+            batcher = Batcher(
+                served.run,
+                max_batch=cfg.max_batch,
+                max_wait_ms=cfg.max_wait_ms,
+                max_queue=cfg.max_queue,
+                name=name,
+                on_batch=self.metrics.batch_callback(name),
+            )
+            self.metrics.watch_queue(batcher)
+            self.batchers[name] = batcher
+
+    def close(self) -> None:
+        """Refuse new work on every model, then wait for each queue to drain (graceful shutdown)."""
+        for batcher in self.batchers.values():  # all first: no model keeps accepting while another drains
+            batcher.stop_accepting()
+        for batcher in self.batchers.values():
+            batcher.close(self.config.graceful_timeout_s)
+
+    @property
+    def ready(self) -> bool:
+        return len(self.batchers) == len(self.models) and not any(b.closing for b in self.batchers.values())
+
+    def pick(self, task: str, name: str | None) -> ServedModel:
+        if name is not None:
+            served = self.models.get(name)
+            if served is None:
+                raise HTTPException(404, f"no model named {name!r} (GET /v1/models lists them)")
+            if served.task != task:
+                raise HTTPException(404, f"model {name!r} is a {served.task} bundle, this endpoint needs {task}")
+            return served
+        for served in self.models.values():
+            if served.task == task:
+                return served
+        raise HTTPException(404, f"this server holds no {task} bundle")
+
+    def check_texts(self, texts: list[str]) -> None:
+        cfg = self.config
+        if len(texts) > cfg.max_texts:
+            raise HTTPException(413, f"{len(texts)} texts in one request; the limit is {cfg.max_texts}")
+        for i, text in enumerate(texts):
+            if len(text) > cfg.max_text_chars:
+                raise HTTPException(413, f"text {i} has {len(text)} characters; the limit is {cfg.max_text_chars}")
+
+    async def infer(self, served: ServedModel, texts: list[str]) -> list[Any]:
+        """Queue `texts` on the model's batcher and wait (bounded) for their results."""
+        self.check_texts(texts)
+        if not texts:
+            return []
+        batcher = self.batchers.get(served.name)
+        if batcher is None:
+            raise HTTPException(503, "starting up", headers={"Retry-After": "1"})
+        try:
+            future = batcher.submit(texts)
+        except QueueFull as e:
+            self.metrics.rejected.labels(served.name, "queue_full").inc()
+            raise HTTPException(503, "queue full", headers={"Retry-After": str(e.retry_after)}) from None
+        except ShuttingDown:
+            self.metrics.rejected.labels(served.name, "shutting_down").inc()
+            raise HTTPException(503, "shutting down", headers={"Retry-After": "1"}) from None
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), self.config.timeout_s)
+        except asyncio.TimeoutError:
+            future.cancel()  # dropped from the queue if its batch has not started
+            self.metrics.rejected.labels(served.name, "timeout").inc()
+            raise HTTPException(504, f"not answered within {self.config.timeout_s:g} s") from None
+
+
+def _texts(body: TextsRequest) -> list[str]:
+    return [body.text] if isinstance(body.text, str) else list(body.text)
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 3)
+
+
+def create_app(state: ServerState) -> FastAPI:
+    """The app over `state`; its lifespan starts the batchers and, on shutdown, drains them."""
+    cfg = state.config
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state.start()
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(state.close)
+
+    app = FastAPI(
+        title="distilkit serve",
+        summary="Distilled BERT-family bundles behind a batched HTTP API.",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.server = state
+
+    def authorised(request: Request) -> None:
+        if cfg.token is None:
+            return
+        given = request.headers.get("authorization", "")
+        scheme, _, token = given.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), cfg.token.encode()):
+            raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+    guarded = [Depends(authorised)]
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """The process is up (liveness)."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], responses={503: ERRORS[503]})
+    async def readyz() -> Response:
+        """Every model's batcher is running and the server is not shutting down (readiness)."""
+        if state.ready:
+            return Response('{"status":"ready"}', media_type="application/json")
+        return Response('{"status":"not ready"}', status_code=503, media_type="application/json")
+
+    @app.get("/metrics", tags=["health"], dependencies=guarded, responses={401: ERRORS[401]})
+    async def metrics() -> Response:
+        """Prometheus text format: requests, latency, batch sizes, queue depth, refusals."""
+        return Response(state.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @app.get("/v1/models", tags=["models"], dependencies=guarded, responses={401: ERRORS[401]})
+    async def models() -> ModelsResponse:
+        """The bundles this server holds, by name, and the chatbot if any."""
+        infos = [
+            ModelInfo(name=m.name, task=m.task, labels=m.predictor.labels, max_tokens=m.max_tokens)
+            for m in state.models.values()
+        ]
+        return ModelsResponse(models=infos, chatbot=state.chatbot.spec.name if state.chatbot else None)
+
+    inference = {"tags": ["inference"], "dependencies": guarded, "responses": ERRORS}
+
+    @app.post("/v1/classify", **inference)
+    async def classify(body: TextsRequest) -> ClassifyResponse:
+        """Label each text (sequence classification): best label, its probability, all probabilities."""
+        start = time.perf_counter()
+        served = state.pick(TASK_OF["classify"], body.model)
+        results = await state.infer(served, _texts(body))
+        return ClassifyResponse(model=served.name, max_tokens=served.max_tokens, results=results, latency_ms=_ms(start))
+
+    @app.post("/v1/ner", **inference)
+    async def ner(body: TextsRequest) -> NerResponse:
+        """Tag each text's tokens and group them into entities with character offsets."""
+        start = time.perf_counter()
+        served = state.pick(TASK_OF["ner"], body.model)
+        results = await state.infer(served, _texts(body))
+        return NerResponse(model=served.name, max_tokens=served.max_tokens, results=results, latency_ms=_ms(start))
+
+    @app.post("/v1/embed", **inference)
+    async def embed(body: TextsRequest) -> EmbedResponse:
+        """Sentence embeddings (as the bundle was exported: mean-pooled, usually unit length)."""
+        start = time.perf_counter()
+        served = state.pick(TASK_OF["embed"], body.model)
+        results = await state.infer(served, _texts(body))
+        return EmbedResponse(
+            model=served.name,
+            max_tokens=served.max_tokens,
+            dim=served.predictor.bundle.output_width,
+            embeddings=[row.tolist() for row, _ in results],
+            truncated=[cut for _, cut in results],
+            latency_ms=_ms(start),
+        )
+
+    @app.post("/v1/chat", **inference)
+    async def chat(body: ChatRequest) -> ChatResponse:
+        """The support bot's answer: best intent's response above the threshold, else the fallback."""
+        start = time.perf_counter()
+        if state.chatbot is None or state.chat_model is None:
+            raise HTTPException(404, "this server has no chatbot (start it with --chatbot FILE)")
+        served = state.models[state.chat_model]
+        ((vector, _),) = await state.infer(served, [body.message])
+        answer = state.chatbot.reply(vector)
+        return ChatResponse(
+            model=served.name,
+            max_tokens=served.max_tokens,
+            threshold=state.chatbot.spec.threshold,
+            latency_ms=_ms(start),
+            **answer,
+        )
+
+    tasks = sorted({m.task for m in state.models.values()})
+    page = render_page(tasks, chat=state.chatbot is not None, needs_token=cfg.token is not None)
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> HTMLResponse:
+        return HTMLResponse(page)
+
+    if cfg.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=cfg.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(BodyLimit, limit=cfg.max_body_bytes)
+    app.add_middleware(RequestMetrics, metrics=state.metrics)  # outermost: counts 413s too
+    return app
+
+
+def build_state(
+    config: ServeConfig,
+    bundles: list[str],
+    chatbot: Path | None = None,
+    chat_model: str | None = None,
+) -> ServerState:
+    """Load the bundles (and the bot, indexed with its embedding bundle) into a state `create_app` can serve."""
+    from distilkit.serve.models import load_models
+
+    models = load_models(bundles, config.forward_batch, config.threads)
+    if chatbot is None:
+        if chat_model is not None:
+            raise DistilkitError("chat_model: only meaningful with --chatbot")
+        return ServerState(config, models)
+    embedders = [m.name for m in models.values() if m.task == "embedding"]
+    if chat_model is None:
+        if not embedders:
+            raise DistilkitError("--chatbot needs an embedding bundle among the served bundles")
+        chat_model = embedders[0]
+    if chat_model not in embedders:
+        raise DistilkitError(f"chat_model: {chat_model!r} is not a served embedding bundle ({embedders})")
+    bot = Chatbot.load(chatbot, models[chat_model].predictor.embed)
+    return ServerState(config, models, bot, chat_model)

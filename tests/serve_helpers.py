@@ -1,0 +1,130 @@
+"""Helpers shared by the serving tests: tiny bundles of all three tasks, a bot file, and a session that can stall."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import torch
+from conftest import make_tokenizer, tiny_config
+from export_helpers import TAGS
+from transformers import BertForSequenceClassification, BertForTokenClassification
+
+import distilkit
+from distilkit.export import export_bundle
+
+BOT_YAML = """\
+name: tiny-support
+threshold: {threshold}
+fallback: Sorry, I can only help with orders and refunds.
+intents:
+  - name: order_status
+    examples: ["where is my order", "has my parcel shipped"]
+    responses: ["Your order is on its way.", "It shipped yesterday."]
+  - name: refund
+    examples: ["i want my money back", "how do i get a refund"]
+    responses: ["Refunds take five days."]
+"""
+
+
+def save_model(folder: Path, tagger: bool = False, favour: str | None = None) -> Path:
+    """A tiny random classifier or tagger whose embedding table covers every id its tokenizer produces.
+
+    conftest's vocabulary lists "a" twice, so its last token ("?") gets id len(tokenizer) and `vocab_size =
+    len(tokenizer)` leaves it outside the table; the fuzzing test sends "?" within seconds.
+    """
+    torch.manual_seed(0)
+    tokenizer = make_tokenizer(folder)
+    config = tiny_config(num_labels=3 if tagger else 2)
+    config.vocab_size = max(tokenizer.get_vocab().values()) + 1
+    if tagger:
+        config.id2label = dict(enumerate(TAGS))
+        config.label2id = {t: i for i, t in enumerate(TAGS)}
+    model = (BertForTokenClassification if tagger else BertForSequenceClassification)(config)
+    if favour is not None:  # a head biased towards one label, so the random model predicts it everywhere
+        with torch.no_grad():
+            model.classifier.bias[config.label2id[favour]] = 10.0
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def make_bundles(root: Path, favour_tag: str | None = None) -> dict[str, Path]:
+    """Classifier, tagger and embedding bundles exported from tiny random models (fp32, a few seconds in all);
+    `favour_tag` makes the tagger predict that tag on every token."""
+    classifier = save_model(root / "classifier-model")
+    export_bundle(classifier, root / "sentiment")
+    tagger = save_model(root / "tagger-model", tagger=True, favour=favour_tag)
+    export_bundle(tagger, root / "tags", task="token-classification")
+    export_bundle(classifier, root / "vectors", task="embedding")
+    return {name: root / name for name in ("sentiment", "tags", "vectors")}
+
+
+SOURCE = Path(distilkit.__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(args: list[str], port: int) -> subprocess.Popen:
+    """Start `distilkit serve` and wait until /readyz says ready (or fail with its output)."""
+    env = {**os.environ, "PYTHONPATH": str(SOURCE)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "distilkit", "serve", *args, "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"server exited early: {process.stdout.read()[-2000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    pytest.fail("server did not become ready in 60 s")
+
+
+def write_bot(path: Path, threshold: float = 0.5) -> Path:
+    path.write_text(BOT_YAML.format(threshold=threshold), encoding="utf-8")
+    return path
+
+
+class CountingSession:
+    """Stands in for a bundle's ONNX Runtime session: counts forward passes and their batch sizes, and can hold
+    every forward until `release` is set (to fill a queue deterministically)."""
+
+    def __init__(self, session, hold: bool = False):
+        self.session = session
+        self.calls: list[int] = []
+        self.widths: list[int] = []
+        self.release = threading.Event()
+        self.started = threading.Event()
+        if not hold:
+            self.release.set()
+
+    def run(self, names, feeds):
+        ids = feeds["input_ids"]
+        self.calls.append(ids.shape[0])
+        self.widths.append(ids.shape[1])
+        self.started.set()
+        self.release.wait(30)
+        return self.session.run(names, feeds)
+
+    def __getattr__(self, name):
+        return getattr(self.session, name)
