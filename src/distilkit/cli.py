@@ -83,12 +83,29 @@ SaveEvery = Annotated[int, typer.Option(min=0, help="Checkpoint every N optimize
 FreezeEmb = Annotated[bool, typer.Option(help="Freeze the word embeddings (faster steps, less memory).")]
 Resume = Annotated[bool, typer.Option(help="Continue from the latest checkpoint in OUT.")]
 AllowPickle = Annotated[bool, typer.Option(help="Allow loading pickle (.bin) weights: only for sources you trust.")]
+Task = Annotated[
+    str, typer.Option(help="sequence-classification (a label per text) or token-classification (a tag per word).")
+]
+TagColumn = Annotated[int, typer.Option(help="token-classification: CoNLL column holding the tag (-1: the last).")]
+Scheme = Annotated[str, typer.Option(help="token-classification: auto, iob1, bio, bioes or none (plain tags, POS).")]
+Stride = Annotated[
+    int, typer.Option(min=0, help="token-classification: sub-words shared by the windows of a long sentence.")
+]
+LabelAll = Annotated[
+    bool, typer.Option(help="token-classification: train on every sub-word, not only each word's first.")
+]
 
 
 def _train_cfg(**kw):
     from distilkit.distil.trainer import TrainConfig
 
     return TrainConfig(**kw)
+
+
+def _tokens(tag_column: int, scheme: str, stride: int, label_all_subwords: bool):
+    from distilkit.workflows import TokenOptions
+
+    return TokenOptions(tag_column, scheme, stride, label_all_subwords)
 
 
 def _columns(text_column: str, label_column: str, text_pair_column: str | None):
@@ -118,6 +135,11 @@ def finetune(
     text_column: TextColumn = "text",
     label_column: LabelColumn = "label",
     text_pair_column: PairColumn = None,
+    task: Task = "sequence-classification",
+    tag_column: TagColumn = -1,
+    scheme: Scheme = "auto",
+    stride: Stride = 32,
+    label_all_subwords: LabelAll = False,
     max_length: MaxLength = 128,
     epochs: Epochs = 3,
     max_steps: MaxSteps = 0,
@@ -140,7 +162,14 @@ def finetune(
     workflows.save_resolved_config(out, ctx.params)
     result = workflows.finetune(
         model,
-        workflows.DataSpec(data, dev, test, _columns(text_column, label_column, text_pair_column)),
+        workflows.DataSpec(
+            data,
+            dev,
+            test,
+            _columns(text_column, label_column, text_pair_column),
+            task,
+            _tokens(tag_column, scheme, stride, label_all_subwords),
+        ),
         out,
         _train_cfg(
             epochs=epochs,
@@ -189,6 +218,11 @@ def distil(
     text_column: TextColumn = "text",
     label_column: LabelColumn = "label",
     text_pair_column: PairColumn = None,
+    task: Task = "sequence-classification",
+    tag_column: TagColumn = -1,
+    scheme: Scheme = "auto",
+    stride: Stride = 32,
+    label_all_subwords: LabelAll = False,
     max_length: MaxLength = 128,
     epochs: Epochs = 3,
     max_steps: MaxSteps = 0,
@@ -214,7 +248,14 @@ def distil(
     workflows.save_resolved_config(out, ctx.params)
     result = workflows.distil(
         teacher,
-        workflows.DataSpec(data, dev, test, _columns(text_column, label_column, text_pair_column)),
+        workflows.DataSpec(
+            data,
+            dev,
+            test,
+            _columns(text_column, label_column, text_pair_column),
+            task,
+            _tokens(tag_column, scheme, stride, label_all_subwords),
+        ),
         out,
         _train_cfg(
             epochs=epochs,
@@ -408,22 +449,37 @@ def evaluate(
     text_column: TextColumn = "text",
     label_column: LabelColumn = "label",
     text_pair_column: PairColumn = None,
+    task: Task = "sequence-classification",
+    tag_column: TagColumn = -1,
+    scheme: Scheme = "auto",
+    stride: Stride = 32,
     max_length: MaxLength = 128,
     out: Annotated[Path | None, typer.Option(help="Write the metrics as JSON here.")] = None,
     allow_pickle: AllowPickle = False,
     config: Config = None,
 ) -> None:
-    """Accuracy, macro-F1, per-class precision/recall and the confusion matrix of a classifier."""
+    """Accuracy, macro-F1, per-class precision/recall and the confusion matrix of a classifier; for a token
+    classifier, token accuracy and (entity tags) entity precision/recall/F1 per type and micro/macro."""
     from rich.table import Table
 
     from distilkit import workflows
 
     _quiet_transformers()
     metrics = workflows.evaluate(
-        model, data, split, _columns(text_column, label_column, text_pair_column), max_length, allow_pickle
+        model,
+        data,
+        split,
+        _columns(text_column, label_column, text_pair_column),
+        max_length,
+        allow_pickle,
+        task,
+        _tokens(tag_column, scheme, stride, False),
     )
     if out is not None:
         workflows.write_json(out, metrics)
+    if task == "token-classification":
+        _print_tag_metrics(f"{model} on {data} [{split}]", metrics)
+        return
     table = Table(
         title=f"{model} on {data} [{split}]: accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}"
     )
@@ -651,8 +707,29 @@ def data_list() -> None:
 
 def _print_scores(result: dict) -> None:
     for split, m in result["metrics"].items():
-        console.print(f"{split}: accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}")
+        shown = [(name, key) for name, key in SCORE_NAMES if key in m]
+        console.print(f"{split}: " + "  ".join(f"{name} {m[key]:.4f}" for name, key in shown))
     console.print(f"model saved to {result['model']}")
+
+
+SCORE_NAMES = (("accuracy", "accuracy"), ("macro-F1", "macro_f1"), ("entity-F1", "f1"))
+
+
+def _print_tag_metrics(title: str, metrics: dict) -> None:
+    from rich.table import Table
+
+    if "per_type" not in metrics:
+        console.print(f"{title}: token accuracy {metrics['accuracy']:.4f} over {metrics['words']} words")
+        return
+    table = Table(
+        title=f"{title}: entity P {metrics['precision']:.4f} R {metrics['recall']:.4f} F1 {metrics['f1']:.4f} "
+        f"(macro-F1 {metrics['macro_f1']:.4f}), token accuracy {metrics['accuracy']:.4f}"
+    )
+    for col in ("type", "precision", "recall", "f1", "support"):
+        table.add_column(col)
+    for name, m in metrics["per_type"].items():
+        table.add_row(name, f"{m['precision']:.4f}", f"{m['recall']:.4f}", f"{m['f1']:.4f}", str(m["support"]))
+    console.print(table)
 
 
 def main() -> None:
