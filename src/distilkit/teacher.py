@@ -145,6 +145,8 @@ def load_classifier(
             id2label=dict(enumerate(label_names)),
             label2id={name: i for i, name in enumerate(label_names)},
         )
+        # A head trained for the other task (a sentiment model turned into a tagger) is replaced, not an error.
+        kwargs["ignore_mismatched_sizes"] = not has_head
     try:
         auto = AutoModelForTokenClassification if task == "token-classification" else AutoModelForSequenceClassification
         model = auto.from_pretrained(path, **kwargs)
