@@ -671,6 +671,9 @@ def predict(
     threads: Annotated[
         int | None, typer.Option(min=1, help="ONNX Runtime intra-op threads (default: one per core).")
     ] = None,
+    task: Annotated[
+        str, typer.Option(help="raw (the bundle's output), ner (entities with offsets) or pos (a tag per word).")
+    ] = "raw",
     config: Config = None,
 ) -> None:
     """Run a bundle on texts (torch-free) and write one JSON line per text."""
@@ -679,7 +682,7 @@ def predict(
 
     lines = read_texts(texts, file, sys.stdin)
     predictor = Predictor(bundle, batch_size=batch_size, threads=threads)
-    for line in json_lines(predictor, lines):
+    for line in json_lines(predictor, lines, task=task):
         typer.echo(line)
 
 
