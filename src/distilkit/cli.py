@@ -535,11 +535,12 @@ def bench(
 def _split_file(spec: str, split: str) -> Path:
     """A split file from a file path, a data folder, or a known dataset name."""
     from distilkit.data.classification import find_split_file
+    from distilkit.data.tokens import find_token_file
     from distilkit.workflows import resolve_data
 
     path = Path(resolve_data(spec))
     if path.is_dir():
-        found = find_split_file(path, split)
+        found = find_split_file(path, split) or find_token_file(path, split)
         if found is None:
             raise DistilkitError(f"{path}: no {split} split file in this folder")
         return found
