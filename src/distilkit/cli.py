@@ -61,7 +61,7 @@ Data = Annotated[
     str,
     typer.Option(
         help="Training data: folder with train/dev/test files, a file, hf:NAME, or a known "
-        "dataset (sentiment-rt, topics-bbc)."
+        "dataset (sentiment-rt, topics-bbc, pos-oanc, ner-bbc-silver)."
     ),
 ]
 Dev = Annotated[str | None, typer.Option(help="Dev split file (default: the data folder's dev file).")]
@@ -83,12 +83,29 @@ SaveEvery = Annotated[int, typer.Option(min=0, help="Checkpoint every N optimize
 FreezeEmb = Annotated[bool, typer.Option(help="Freeze the word embeddings (faster steps, less memory).")]
 Resume = Annotated[bool, typer.Option(help="Continue from the latest checkpoint in OUT.")]
 AllowPickle = Annotated[bool, typer.Option(help="Allow loading pickle (.bin) weights: only for sources you trust.")]
+Task = Annotated[
+    str, typer.Option(help="sequence-classification (a label per text) or token-classification (a tag per word).")
+]
+TagColumn = Annotated[int, typer.Option(help="token-classification: CoNLL column holding the tag (-1: the last).")]
+Scheme = Annotated[str, typer.Option(help="token-classification: auto, iob1, bio, bioes or none (plain tags, POS).")]
+Stride = Annotated[
+    int, typer.Option(min=0, help="token-classification: sub-words shared by the windows of a long sentence.")
+]
+LabelAll = Annotated[
+    bool, typer.Option(help="token-classification: train on every sub-word, not only each word's first.")
+]
 
 
 def _train_cfg(**kw):
     from distilkit.distil.trainer import TrainConfig
 
     return TrainConfig(**kw)
+
+
+def _tokens(tag_column: int, scheme: str, stride: int, label_all_subwords: bool):
+    from distilkit.workflows import TokenOptions
+
+    return TokenOptions(tag_column, scheme, stride, label_all_subwords)
 
 
 def _columns(text_column: str, label_column: str, text_pair_column: str | None):
@@ -118,6 +135,11 @@ def finetune(
     text_column: TextColumn = "text",
     label_column: LabelColumn = "label",
     text_pair_column: PairColumn = None,
+    task: Task = "sequence-classification",
+    tag_column: TagColumn = -1,
+    scheme: Scheme = "auto",
+    stride: Stride = 32,
+    label_all_subwords: LabelAll = False,
     max_length: MaxLength = 128,
     epochs: Epochs = 3,
     max_steps: MaxSteps = 0,
@@ -140,7 +162,14 @@ def finetune(
     workflows.save_resolved_config(out, ctx.params)
     result = workflows.finetune(
         model,
-        workflows.DataSpec(data, dev, test, _columns(text_column, label_column, text_pair_column)),
+        workflows.DataSpec(
+            data,
+            dev,
+            test,
+            _columns(text_column, label_column, text_pair_column),
+            task,
+            _tokens(tag_column, scheme, stride, label_all_subwords),
+        ),
         out,
         _train_cfg(
             epochs=epochs,
@@ -189,6 +218,11 @@ def distil(
     text_column: TextColumn = "text",
     label_column: LabelColumn = "label",
     text_pair_column: PairColumn = None,
+    task: Task = "sequence-classification",
+    tag_column: TagColumn = -1,
+    scheme: Scheme = "auto",
+    stride: Stride = 32,
+    label_all_subwords: LabelAll = False,
     max_length: MaxLength = 128,
     epochs: Epochs = 3,
     max_steps: MaxSteps = 0,
@@ -261,7 +295,14 @@ def distil(
         return
     result = workflows.distil(
         teacher,
-        workflows.DataSpec(data, dev, test, _columns(text_column, label_column, text_pair_column)),
+        workflows.DataSpec(
+            data,
+            dev,
+            test,
+            _columns(text_column, label_column, text_pair_column),
+            task,
+            _tokens(tag_column, scheme, stride, label_all_subwords),
+        ),
         out,
         train_cfg,
         DistilWeights(alpha_kd, alpha_ce, alpha_hid, temperature, hidden_loss),
@@ -444,22 +485,37 @@ def evaluate(
     text_column: TextColumn = "text",
     label_column: LabelColumn = "label",
     text_pair_column: PairColumn = None,
+    task: Task = "sequence-classification",
+    tag_column: TagColumn = -1,
+    scheme: Scheme = "auto",
+    stride: Stride = 32,
     max_length: MaxLength = 128,
     out: Annotated[Path | None, typer.Option(help="Write the metrics as JSON here.")] = None,
     allow_pickle: AllowPickle = False,
     config: Config = None,
 ) -> None:
-    """Accuracy, macro-F1, per-class precision/recall and the confusion matrix of a classifier."""
+    """Accuracy, macro-F1, per-class precision/recall and the confusion matrix of a classifier; for a token
+    classifier, token accuracy and (entity tags) entity precision/recall/F1 per type and micro/macro."""
     from rich.table import Table
 
     from distilkit import workflows
 
     _quiet_transformers()
     metrics = workflows.evaluate(
-        model, data, split, _columns(text_column, label_column, text_pair_column), max_length, allow_pickle
+        model,
+        data,
+        split,
+        _columns(text_column, label_column, text_pair_column),
+        max_length,
+        allow_pickle,
+        task,
+        _tokens(tag_column, scheme, stride, False),
     )
     if out is not None:
         workflows.write_json(out, metrics)
+    if task == "token-classification":
+        _print_tag_metrics(f"{model} on {data} [{split}]", metrics)
+        return
     table = Table(
         title=f"{model} on {data} [{split}]: accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}"
     )
@@ -515,11 +571,12 @@ def bench(
 def _split_file(spec: str, split: str) -> Path:
     """A split file from a file path, a data folder, or a known dataset name."""
     from distilkit.data.classification import find_split_file
+    from distilkit.data.tokens import find_token_file
     from distilkit.workflows import resolve_data
 
     path = Path(resolve_data(spec))
     if path.is_dir():
-        found = find_split_file(path, split)
+        found = find_split_file(path, split) or find_token_file(path, split)
         if found is None:
             raise DistilkitError(f"{path}: no {split} split file in this folder")
         return found
@@ -651,6 +708,9 @@ def predict(
     threads: Annotated[
         int | None, typer.Option(min=1, help="ONNX Runtime intra-op threads (default: one per core).")
     ] = None,
+    task: Annotated[
+        str, typer.Option(help="raw (the bundle's output), ner (entities with offsets) or pos (a tag per word).")
+    ] = "raw",
     config: Config = None,
 ) -> None:
     """Run a bundle on texts (torch-free) and write one JSON line per text."""
@@ -659,7 +719,7 @@ def predict(
 
     lines = read_texts(texts, file, sys.stdin)
     predictor = Predictor(bundle, batch_size=batch_size, threads=threads)
-    for line in json_lines(predictor, lines):
+    for line in json_lines(predictor, lines, task=task):
         typer.echo(line)
 
 
@@ -715,7 +775,10 @@ def serve(
 
 @data_app.command("get")
 def data_get(
-    name: Annotated[str, typer.Argument(help="Dataset name: sentiment-rt or topics-bbc.")],
+    name: Annotated[
+        str,
+        typer.Argument(help="Dataset name: sentiment-rt, topics-bbc, pos-oanc or ner-bbc-silver (needs [ner-data])."),
+    ],
     dest: Annotated[Path | None, typer.Option(help="Folder to write train/dev/test into (default: the cache).")] = None,
     force: Annotated[bool, typer.Option(help="Rebuild even if the files are already there.")] = False,
 ) -> None:
@@ -737,8 +800,29 @@ def data_list() -> None:
 
 def _print_scores(result: dict) -> None:
     for split, m in result["metrics"].items():
-        console.print(f"{split}: accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}")
+        shown = [(name, key) for name, key in SCORE_NAMES if key in m]
+        console.print(f"{split}: " + "  ".join(f"{name} {m[key]:.4f}" for name, key in shown))
     console.print(f"model saved to {result['model']}")
+
+
+SCORE_NAMES = (("accuracy", "accuracy"), ("macro-F1", "macro_f1"), ("entity-F1", "f1"))
+
+
+def _print_tag_metrics(title: str, metrics: dict) -> None:
+    from rich.table import Table
+
+    if "per_type" not in metrics:
+        console.print(f"{title}: token accuracy {metrics['accuracy']:.4f} over {metrics['words']} words")
+        return
+    table = Table(
+        title=f"{title}: entity P {metrics['precision']:.4f} R {metrics['recall']:.4f} F1 {metrics['f1']:.4f} "
+        f"(macro-F1 {metrics['macro_f1']:.4f}), token accuracy {metrics['accuracy']:.4f}"
+    )
+    for col in ("type", "precision", "recall", "f1", "support"):
+        table.add_column(col)
+    for name, m in metrics["per_type"].items():
+        table.add_row(name, f"{m['precision']:.4f}", f"{m['recall']:.4f}", f"{m['f1']:.4f}", str(m["support"]))
+    console.print(table)
 
 
 def main() -> None:

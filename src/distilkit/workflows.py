@@ -2,6 +2,10 @@
 
 Each workflow loads what it needs, trains through the one loop in `distil.trainer`, saves a standard Hugging Face
 folder (`out/model`, written atomically), and scores it on the dev and test splits it was given.
+
+`DataSpec.task` switches between sequence classification (a label per text) and token classification (a tag per
+word: NER, POS); only reading, encoding and scoring differ, the model loading, student building, objectives and
+loop are shared.
 """
 
 from __future__ import annotations
@@ -16,27 +20,80 @@ import yaml
 
 from distilkit.atomic import swap_in
 from distilkit.data.augment import augment_split
-from distilkit.data.batching import encode_split
-from distilkit.data.classification import ClassificationData, Columns, find_split_file, load_classification, read_split
+from distilkit.data.batching import EncodedSplit, encode_split, encode_token_split
+from distilkit.data.classification import (
+    ClassificationData,
+    ClassificationSplit,
+    Columns,
+    find_split_file,
+    load_classification,
+    read_split,
+)
+from distilkit.data.tokens import TokenData, TokenSplit, find_token_file, load_token_data, read_token_split
 from distilkit.distil.objectives import DistilObjective, DistilWeights, FinetuneObjective, teacher_logits_for
 from distilkit.distil.trainer import TrainConfig, train
 from distilkit.errors import DistilkitError
 from distilkit.evaluate import evaluate_classifier
+from distilkit.evaluate_tokens import evaluate_tagger
 from distilkit.student import build_student
-from distilkit.teacher import load_classifier
+from distilkit.teacher import TASKS, load_classifier
+
+TOKEN_TASK = "token-classification"
+
+
+@dataclass
+class TokenOptions:
+    """How token-classification files are read (tag column, tagging scheme) and cut into windows."""
+
+    tag_column: int = -1
+    scheme: str = "auto"
+    stride: int = 32  # sub-words shared by consecutive windows of a sentence longer than max_length
+    label_all_subwords: bool = False
 
 
 @dataclass
 class DataSpec:
-    """Where the data is: a folder/file/`hf:NAME`/known dataset name for train, optional dev and test overrides."""
+    """Where the data is: a folder/file/`hf:NAME`/known dataset name for train, optional dev and test overrides,
+    and which task it is for."""
 
     data: str
     dev: str | None = None
     test: str | None = None
     columns: Columns = field(default_factory=Columns)
+    task: str = "sequence-classification"
+    tokens: TokenOptions = field(default_factory=TokenOptions)
 
-    def load(self) -> ClassificationData:
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise DistilkitError(f"task: expected one of {', '.join(TASKS)}, got {self.task!r}")
+
+    @property
+    def is_tokens(self) -> bool:
+        return self.task == TOKEN_TASK
+
+    def load(self) -> ClassificationData | TokenData:
+        if self.is_tokens:
+            options = self.tokens
+            return load_token_data(
+                resolve_data(self.data), self.dev, self.test, tag_column=options.tag_column, scheme=options.scheme
+            )
         return load_classification(resolve_data(self.data), self.dev, self.test, self.columns)
+
+    def encode(
+        self, tokenizer, split: ClassificationSplit | TokenSplit, label2id: dict[str, int], max_length: int
+    ) -> EncodedSplit:
+        """Token ids and labels of a training split: one example per text, or one per window of a sentence."""
+        if isinstance(split, TokenSplit):
+            options = self.tokens
+            return encode_token_split(
+                tokenizer, split, label2id, max_length, options.stride, options.label_all_subwords
+            )[0]
+        return encode_split(tokenizer, split, label2id, max_length)
+
+    def score(self, model, tokenizer, split: ClassificationSplit | TokenSplit, max_length: int) -> dict:
+        if isinstance(split, TokenSplit):
+            return evaluate_tagger(model, tokenizer, split, max_length, self.tokens.stride)
+        return evaluate_classifier(model, tokenizer, split, max_length)
 
 
 def resolve_data(spec: str) -> str:
@@ -74,11 +131,11 @@ def save_resolved_config(out: Path, params: dict) -> None:
     (out / "config.yaml").write_text(yaml.safe_dump(clean, sort_keys=True))
 
 
-def _score(model, tokenizer, data: ClassificationData, max_length: int) -> dict:
+def _score(model, tokenizer, data: ClassificationData | TokenData, spec: DataSpec, max_length: int) -> dict:
     scores = {}
     for name, split in (("dev", data.dev), ("test", data.test)):
         if split is not None:
-            scores[name] = evaluate_classifier(model, tokenizer, split, max_length)
+            scores[name] = spec.score(model, tokenizer, split, max_length)
     return scores
 
 
@@ -92,13 +149,14 @@ def finetune(
     allow_pickle: bool = False,
     quiet: bool = False,
 ) -> dict:
-    """Fine-tune `model_name` (hub id, folder or the embedded default) as a sequence classifier."""
+    """Fine-tune `model_name` (hub id, folder or the embedded default) as a sequence or token classifier."""
     data = data_spec.load()
-    model, tokenizer = load_classifier(model_name, data.label_names, allow_pickle)
-    encoded = encode_split(tokenizer, data.train, model.config.label2id, max_length)
+    model, tokenizer = load_classifier(model_name, data.label_names, allow_pickle, task=data_spec.task)
+    encoded = data_spec.encode(tokenizer, data.train, model.config.label2id, max_length)
     summary = train(FinetuneObjective(model), encoded, tokenizer, train_cfg, out, resume=resume, quiet=quiet)
     save_model(model, tokenizer, out / "model")
-    result = {"model": str(out / "model"), "train": summary, "metrics": _score(model, tokenizer, data, max_length)}
+    metrics = _score(model, tokenizer, data, data_spec, max_length)
+    result = {"model": str(out / "model"), "task": data_spec.task, "train": summary, "metrics": metrics}
     write_json(out / "results.json", result)
     return result
 
@@ -121,17 +179,22 @@ def distil(
 ) -> dict:
     """Distil a fine-tuned teacher classifier into a shallower student of the same family.
 
-    `augment` adds that many perturbed copies of each training text to the transfer set (see `data.augment`).
+    `augment` adds that many perturbed copies of each training text to the transfer set (see `data.augment`);
+    sequence classification only, since masking words would leave their gold tags meaningless.
     """
+    if augment and data_spec.is_tokens:
+        raise DistilkitError("augment: only for sequence classification (masked words would keep their old tags)")
     data = data_spec.load()
-    teacher, tokenizer = load_classifier(teacher_name, data.label_names, allow_pickle, require_head=True)
+    teacher, tokenizer = load_classifier(
+        teacher_name, data.label_names, allow_pickle, require_head=True, task=data_spec.task
+    )
     student, used_map = build_student(teacher, layer_map, student_layers, init=init, seed=train_cfg.seed)
     transfer = data.train
     if augment:
         if tokenizer.mask_token is None:
             raise DistilkitError(f"augment: the tokenizer of {teacher_name} has no mask token")
         transfer = augment_split(data.train, augment, tokenizer.mask_token, seed=train_cfg.seed)
-    encoded = encode_split(tokenizer, transfer, teacher.config.label2id, max_length)
+    encoded = data_spec.encode(tokenizer, transfer, teacher.config.label2id, max_length)
     cached = None
     if cache_teacher and weights.alpha_hid == 0 and weights.alpha_kd > 0:
         cached = teacher_logits_for(teacher, encoded, tokenizer)
@@ -140,12 +203,13 @@ def distil(
     save_model(student, tokenizer, out / "model")
     result = {
         "model": str(out / "model"),
+        "task": data_spec.task,
         "teacher": teacher_name,
         "layer_map": used_map,
         "init": init,
         "transfer_examples": len(transfer),
         "train": summary,
-        "metrics": _score(student, tokenizer, data, max_length),
+        "metrics": _score(student, tokenizer, data, data_spec, max_length),
     }
     write_json(out / "results.json", result)
     return result
@@ -158,13 +222,19 @@ def evaluate(
     columns: Columns | None = None,
     max_length: int = 128,
     allow_pickle: bool = False,
+    task: str = "sequence-classification",
+    tokens: TokenOptions | None = None,
 ) -> dict:
     """Score a saved classifier on one split: a file, or the `split` file of a data folder or known dataset."""
+    spec = DataSpec(data, columns=columns or Columns(), task=task, tokens=tokens or TokenOptions())
     path = Path(resolve_data(data))
     if path.is_dir():
-        found = find_split_file(path, split)
+        found = find_token_file(path, split) if spec.is_tokens else find_split_file(path, split)
         if found is None:
-            raise DistilkitError(f"{path}: no {split}.csv, {split}.tsv or {split}.jsonl in this folder")
+            raise DistilkitError(f"{path}: no {split} split file in this folder")
         path = found
-    model, tokenizer = load_classifier(model_name, None, allow_pickle)
-    return evaluate_classifier(model, tokenizer, read_split(path, columns), max_length)
+    model, tokenizer = load_classifier(model_name, None, allow_pickle, task=task)
+    if spec.is_tokens:
+        options = spec.tokens
+        return spec.score(model, tokenizer, read_token_split(path, options.tag_column, options.scheme), max_length)
+    return spec.score(model, tokenizer, read_split(path, columns), max_length)

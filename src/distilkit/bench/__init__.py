@@ -299,15 +299,14 @@ def run_bench(
 def _timing_texts(folders: dict[str, Path], test_file: Path) -> dict[str, list[str]] | None:
     """Test texts cut to exactly each setting's token count (64 per setting), with the first model's tokenizer
     that has a tokenizer.json; None when no model has one (the workers then time random token ids)."""
-    from distilkit.bench.backends import SETTINGS
+    from distilkit.bench.backends import SETTINGS, read_test_split, split_texts
     from distilkit.bench.texts import load_tokenizer, texts_of_length
-    from distilkit.data.classification import read_split
 
     folder = next((f for f in folders.values() if (f / "tokenizer.json").is_file()), None)
     if folder is None:
         return None
     tokenizer = load_tokenizer(folder)
-    source = read_split(test_file).texts
+    source = split_texts(read_test_split(test_file))
     by_length = {seq: texts_of_length(tokenizer, source, seq, 64) for seq in {seq for _, seq in SETTINGS.values()}}
     return {name: by_length[seq] for name, (_, seq) in SETTINGS.items()}
 

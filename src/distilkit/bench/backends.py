@@ -10,6 +10,9 @@ Two timing modes, chosen once per bench:
   batching, softmax) shows as a separate figure.
 
 Imports are per backend: a bundle worker never imports torch or transformers, so its RSS is the runtime's alone.
+
+PyTorch token classifiers (NER, POS) are benched too: their test split is a CoNLL (or tokens/tags JSONL) file, timed
+as its sentences' words joined by spaces and scored per word (token accuracy, entity P/R/F1).
 """
 
 from __future__ import annotations
@@ -35,6 +38,38 @@ def one_line(e: BaseException) -> str:
     return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
+TOKEN_SUFFIXES = (".conll", ".txt")
+
+
+def read_test_split(path: str | Path):
+    """The test split: a `TokenSplit` for CoNLL files or JSONL records with ``tokens``, else a classification split."""
+    path = Path(path)
+    tokens = path.suffix.lower() in TOKEN_SUFFIXES
+    if path.suffix.lower() in (".jsonl", ".json"):
+        with path.open(encoding="utf-8") as f:
+            first = next((line for line in f if line.strip()), "")
+        tokens = first.lstrip().startswith("{") and '"tokens"' in first
+    if tokens:
+        from distilkit.data.tokens import read_token_split
+
+        return read_token_split(path)
+    from distilkit.data.classification import read_split
+
+    return read_split(path)
+
+
+def split_texts(split) -> list[str]:
+    """Raw texts of a test split: a classification split's texts, or a token split's sentences as joined words."""
+    sentences = getattr(split, "sentences", None)
+    return [" ".join(words) for words in sentences] if sentences is not None else split.texts
+
+
+def split_labels(split) -> set[str]:
+    """Every gold label (or tag) of a test split."""
+    tags = getattr(split, "tags", None)
+    return {tag for sentence in tags for tag in sentence} if tags is not None else set(split.labels)
+
+
 def _batches(items: list, batch: int) -> list[list]:
     """Consecutive groups of `batch` items (at least one group; the last incomplete one dropped)."""
     if batch == 1:
@@ -44,20 +79,28 @@ def _batches(items: list, batch: int) -> list[list]:
 
 
 class TorchBackend:
-    """A Hugging Face sequence classifier under torch (safetensors only, no remote code)."""
+    """A Hugging Face sequence (or token) classifier under torch (safetensors only, no remote code)."""
 
     kind = "torch"
 
     def __init__(self, path: str, threads: int, mode: str, max_length: int, want_tokenizer: bool):
         import torch
         import transformers
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import (
+            AutoConfig,
+            AutoModelForSequenceClassification,
+            AutoModelForTokenClassification,
+            AutoTokenizer,
+        )
 
-        from distilkit.teacher import load_kwargs
+        from distilkit.teacher import TASKS, load_kwargs
 
         torch.set_num_threads(threads)
         try:
-            self.model = AutoModelForSequenceClassification.from_pretrained(path, **load_kwargs(allow_pickle=False))
+            architectures = AutoConfig.from_pretrained(path, trust_remote_code=False).architectures or []
+            self.tokens = any(a.endswith(TASKS["token-classification"]) for a in architectures)
+            auto = AutoModelForTokenClassification if self.tokens else AutoModelForSequenceClassification
+            self.model = auto.from_pretrained(path, **load_kwargs(allow_pickle=False))
         except Exception as e:  # transformers raises OSError, ValueError, safetensors errors...; one line for users
             raise DistilkitError(f"{path}: cannot load model ({one_line(e)})") from None
         self.model.eval()
@@ -75,9 +118,8 @@ class TorchBackend:
         self.max_length = max_length
         self.pipeline = None
         if mode == "text":
-            self.pipeline = transformers.pipeline(
-                "text-classification", model=self.model, tokenizer=self.tokenizer, device=-1
-            )
+            task = "token-classification" if self.tokens else "text-classification"
+            self.pipeline = transformers.pipeline(task, model=self.model, tokenizer=self.tokenizer, device=-1)
         self.inputs: dict[str, list[Any]] = {}
         self.versions = {"torch": torch.__version__, "transformers": transformers.__version__}
         self.threads = torch.get_num_threads()
@@ -132,10 +174,15 @@ class TorchBackend:
 
     def evaluate(self, split) -> dict:
         from distilkit.evaluate import evaluate_classifier
+        from distilkit.evaluate_tokens import evaluate_tagger
 
         if self.tokenizer is None:
             raise DistilkitError("nothing to evaluate (no tokenizer)")
-        return evaluate_classifier(self.model, self.tokenizer, split, self.max_length)
+        if self.tokens != hasattr(split, "sentences"):
+            kind = "a token classifier" if self.tokens else "a sequence classifier"
+            raise DistilkitError(f"{split.source}: this test split does not fit {kind}")
+        score = evaluate_tagger if self.tokens else evaluate_classifier
+        return score(self.model, self.tokenizer, split, self.max_length)
 
 
 class BundleBackend:

@@ -11,7 +11,8 @@ JSON object per line and reads one reply per line:
 - ``{"cmd": "time", "setting": "b1_s128", "n": K}`` runs K timed calls of that setting and replies with their wall
   times in seconds (``seconds``; for a bundle timed from text also ``session_seconds``, the bare session call).
 - ``{"cmd": "rss"}`` replies with the peak RSS so far (``ru_maxrss``) and the current RSS.
-- ``{"cmd": "eval"}`` scores the model on the test file (accuracy, macro-F1, per class, confusion matrix).
+- ``{"cmd": "eval"}`` scores the model on the test file (accuracy, macro-F1, per class, confusion matrix; token
+  classifiers: token accuracy and entity P/R/F1).
 - ``{"cmd": "quit"}`` exits.
 
 Every reply has ``"ok"``; a failed command replies ``{"ok": false, "error": ONE_LINE}`` and the worker keeps serving.
@@ -204,10 +205,10 @@ def _load(state: _State, msg: dict) -> dict:
         path, msg.get("threads"), msg.get("mode", "tensors"), int(msg.get("max_length") or 128), bool(state.test_file)
     )
     if state.test_file:
-        from distilkit.data.classification import read_split
+        from distilkit.bench.backends import read_test_split, split_labels
 
-        split = read_split(state.test_file)
-        unknown = sorted(set(split.labels) - set(backend.label_names))
+        split = read_test_split(state.test_file)
+        unknown = sorted(split_labels(split) - set(backend.label_names))
         if unknown:  # fail before the timing, not after it (the evaluation would refuse them too)
             raise DistilkitError(f"{split.source}: labels {unknown} are not among the model's {backend.label_names}")
     texts = msg.get("texts")
@@ -249,12 +250,12 @@ def _time(state: _State, msg: dict) -> dict:
 
 
 def _eval(state: _State, msg: dict) -> dict:
-    from distilkit.data.classification import read_split
+    from distilkit.bench.backends import read_test_split
 
     if state.backend is None or not state.test_file:
         raise DistilkitError("nothing to evaluate (no model or test file)")
     start = time.perf_counter()
-    metrics = state.backend.evaluate(read_split(state.test_file))
+    metrics = state.backend.evaluate(read_test_split(state.test_file))
     return {"metrics": metrics, "eval_s": round(time.perf_counter() - start, 3), "peak_rss_bytes": _peak_rss_bytes()}
 
 

@@ -42,12 +42,15 @@ floats (1.0 = equal); a ratio whose denominator is missing or zero is ``null``.
           "load_s": float, "eval_s": float | null,
           "metrics": {} | {"accuracy": float, "macro_f1": float, "per_class": {...}, "labels": [...],
                            "confusion_matrix": [[...]], "n": int}   # distilkit.metrics_classification
+                     | {"accuracy": float, "words": int, "headline": str,          # token classifiers: token accuracy,
+                        "f1", "precision", "recall", "macro_f1", "per_type"}       # entity figures for BIO tags
         }
       ],
       "retention": {                                  # one entry per model other than the reference
         "<name>": {
           "reference": str,
           "accuracy": float | null, "macro_f1": float | null,      # model / reference (null without a test split)
+          "f1": float | null,                                     # entity F1 retention (NER models only)
           "speedup_b1_s128": float, "speedup_b1_s32": float,      # reference p50 latency / model p50 latency
           "throughput_ratio_b32_s128": float,                     # model throughput / reference throughput
           "params_ratio": float, "disk_ratio": float,             # model / reference
@@ -95,6 +98,7 @@ def retention(models: list[dict], reference: str) -> dict:
             "reference": reference,
             "accuracy": _ratio(m["metrics"].get("accuracy"), ref["metrics"].get("accuracy")),
             "macro_f1": _ratio(m["metrics"].get("macro_f1"), ref["metrics"].get("macro_f1")),
+            "f1": _ratio(m["metrics"].get("f1"), ref["metrics"].get("f1")),
             "speedup_b1_s128": _ratio(_p50(ref, "latency_ms", "b1_s128"), _p50(m, "latency_ms", "b1_s128")),
             "speedup_b1_s32": _ratio(_p50(ref, "latency_ms", "b1_s32"), _p50(m, "latency_ms", "b1_s32")),
             "throughput_ratio_b32_s128": _ratio(
@@ -191,6 +195,11 @@ def table_rows(report: dict) -> tuple[list[str], list[tuple[str, list[str]]]]:
             ("accuracy retention", rcol("accuracy", _pct)),
             ("macro-F1 retention", rcol("macro_f1", _pct)),
         ]
+    if any("f1" in m["metrics"] for m in models):
+        rows += [
+            ("entity F1", col(lambda m: _num(m["metrics"].get("f1"), ".4f"))),
+            ("entity F1 retention", rcol("f1", _pct)),
+        ]
     if len(models) > 1:
         rows += [
             ("speed-up b1 s128 (p50)", rcol("speedup_b1_s128", _times)),
@@ -221,6 +230,8 @@ def summary_lines(report: dict) -> list[str]:
             parts.append(f"keeps {100 * r['accuracy']:.1f}% of the accuracy")
         if r["macro_f1"] is not None:
             parts.append(f"{100 * r['macro_f1']:.1f}% of the macro-F1")
+        if r.get("f1") is not None:
+            parts.append(f"{100 * r['f1']:.1f}% of the entity F1")
         lines.append(f"{name} vs {r['reference']}: " + ", ".join(parts) + ".")
     return lines
 

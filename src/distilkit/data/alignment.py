@@ -78,7 +78,7 @@ def encode_words(
     window_words: list[list[str]] = []
     spans: list[tuple[int, int, int]] = []  # (sentence, word_start, word_end)
     for s, counts in enumerate(pieces):
-        for start, end in _windows(counts, budget, stride):
+        for start, end in word_windows(counts, budget, stride):
             spans.append((s, start, end))
             window_words.append(words_batch[s][start:end])
 
@@ -142,7 +142,7 @@ def _count(tokenizer: Any, words_batch: list[list[str]]) -> list[list[int]]:
     return counts
 
 
-def _windows(counts: list[int], budget: int, stride: int) -> list[tuple[int, int]]:
+def word_windows(counts: list[int], budget: int, stride: int) -> list[tuple[int, int]]:
     """Word ranges [start, end) covering a sentence, each at most ``budget`` sub-words unless one word alone is more.
 
     Greedy: a window takes as many words as fit; the next one starts at the earliest word such that the words it

@@ -3,6 +3,10 @@
 On a 2-core CPU the cost of a step grows with the padded length, and most sentiment snippets are under 40 tokens:
 padding each batch only to its own longest sequence, with batches drawn from length-sorted pools, is the single
 largest training speed-up available here.
+
+Sequence classification has one label per example; token classification one label per position (-100 where the
+loss skips it), and its examples are the windows of `distilkit.data.alignment.encode_words`. Both go through the
+same `EncodedSplit`, sampler and collator, so the training loop does not know which task it runs.
 """
 
 from __future__ import annotations
@@ -13,13 +17,19 @@ from typing import Protocol
 import torch
 from transformers import PreTrainedTokenizerBase
 
+from distilkit.data.alignment import IGNORE_INDEX, encode_words
 from distilkit.data.classification import ClassificationSplit
+from distilkit.data.tokens import TokenSplit
+from distilkit.errors import DistilkitError
+
+TOKEN_KEYS = ("input_ids", "token_type_ids", "attention_mask")
 
 
 class EncodedSplit(torch.utils.data.Dataset):
-    """Token ids of every example (unpadded), its label id, and its index (the key for cached teacher outputs)."""
+    """Token ids of every example (unpadded), its label id (or per-position label ids), and its index (the key for
+    cached teacher outputs)."""
 
-    def __init__(self, features: list[dict[str, list[int]]], labels: list[int]):
+    def __init__(self, features: list[dict[str, list[int]]], labels: list[int] | list[list[int]]):
         self.features = features
         self.labels = labels
 
@@ -44,9 +54,29 @@ def encode_split(
 ) -> EncodedSplit:
     """Tokenise a split with truncation and no padding; labels become ids of the model's label vocabulary."""
     enc = tokenizer(split.texts, split.pairs, truncation=True, max_length=max_length)
-    keys = [k for k in ("input_ids", "token_type_ids", "attention_mask") if k in enc]
+    keys = [k for k in TOKEN_KEYS if k in enc]
     features = [{k: enc[k][i] for k in keys} for i in range(len(split))]
     return EncodedSplit(features, [label2id[label] for label in split.labels])
+
+
+def encode_token_split(
+    tokenizer: PreTrainedTokenizerBase,
+    split: TokenSplit,
+    tag2id: dict[str, int],
+    max_length: int,
+    stride: int,
+    label_all_subwords: bool = False,
+) -> tuple[EncodedSplit, list[dict]]:
+    """Tokenise a token-classification split into windows (see `encode_words`); returns the dataset and the windows,
+    whose bookkeeping `merge_windows` needs to turn per-position predictions back into one per word."""
+    try:
+        windows = encode_words(
+            tokenizer, split.sentences, split.tags, tag2id, max_length, stride, label_all_subwords=label_all_subwords
+        )
+    except ValueError as e:  # bad max_length/stride, or a word that tokenizes to nothing even as [UNK]
+        raise DistilkitError(f"{split.source}: {e}") from None
+    features = [{k: w[k] for k in TOKEN_KEYS if k in w} for w in windows]
+    return EncodedSplit(features, [w["labels"] for w in windows]), windows
 
 
 class LengthGroupedBatches(torch.utils.data.Sampler[list[int]]):
@@ -99,18 +129,27 @@ class LengthGroupedBatches(torch.utils.data.Sampler[list[int]]):
 
 
 class PadCollator:
-    """Pad a list of examples to the longest one in the batch."""
+    """Pad a list of examples to the longest one in the batch; per-position labels are padded with -100."""
 
     def __init__(self, tokenizer: PreTrainedTokenizerBase):
         self.tokenizer = tokenizer
 
     def __call__(self, items: list[dict]) -> dict[str, torch.Tensor]:
-        token_keys = [k for k in ("input_ids", "token_type_ids", "attention_mask") if k in items[0]]
+        token_keys = [k for k in TOKEN_KEYS if k in items[0]]
         batch = self.tokenizer.pad([{k: it[k] for k in token_keys} for it in items], return_tensors="pt")
         batch = dict(batch)
-        batch["labels"] = torch.tensor([it["labels"] for it in items], dtype=torch.long)
+        labels = [it["labels"] for it in items]
+        if isinstance(labels[0], list):
+            width = batch["input_ids"].shape[1]
+            labels = [_pad(row, width, right=self.tokenizer.padding_side == "right") for row in labels]
+        batch["labels"] = torch.tensor(labels, dtype=torch.long)
         batch["index"] = torch.tensor([it["index"] for it in items], dtype=torch.long)
         return batch
+
+
+def _pad(row: list[int], width: int, right: bool) -> list[int]:
+    padding = [IGNORE_INDEX] * (width - len(row))
+    return row + padding if right else padding + row
 
 
 class TrainData(Protocol):

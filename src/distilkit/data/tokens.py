@@ -83,6 +83,11 @@ class TokenData:
         return self.train.is_bio
 
     @property
+    def label_names(self) -> list[str]:
+        """The tags, under the name the classification data uses, so a workflow handles both alike."""
+        return self.tag_names
+
+    @property
     def tag2id(self) -> dict[str, int]:
         return {tag: i for i, tag in enumerate(self.tag_names)}
 

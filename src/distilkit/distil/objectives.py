@@ -4,6 +4,11 @@ Distillation loss = α_kd · T²·KL(teacher ‖ student at temperature T) + α_
 When no hidden-state loss is asked for, the teacher's logits depend only on the example, so they are computed once
 (teacher in eval mode) and looked up by example index every epoch: the teacher forward is most of a distillation
 step's cost on a CPU.
+
+Token classification is the same objective on positions instead of examples: logits ``[batch, positions, tags]`` are
+reduced to the positions that carry a label (the first sub-word of each word, see `data.alignment`), and both the
+cross-entropy and the KL are averaged over those positions. Padding, special tokens and continuation sub-words
+therefore never pull the student towards the teacher's guesses on positions nobody reads.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from distilkit.data.alignment import IGNORE_INDEX
 from distilkit.data.batching import EncodedSplit, make_loader
 from distilkit.distil.losses import HiddenStateLoss, kd_loss
 from distilkit.distil.trainer import Objective
@@ -25,8 +31,21 @@ def model_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: batch[k] for k in MODEL_INPUTS if k in batch}
 
 
+def aligned(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The rows of `logits` that carry a label: per-example logits as they are; per-position logits ``[B, L, C]``
+    flattened, in row-major order, to the positions whose label is not -100."""
+    if logits.dim() == 2:
+        return logits
+    return logits[labels != IGNORE_INDEX]
+
+
+def gold(labels: torch.Tensor) -> torch.Tensor:
+    """The labels matching `aligned` rows."""
+    return labels if labels.dim() == 1 else labels[labels != IGNORE_INDEX]
+
+
 class FinetuneObjective(Objective):
-    """Cross-entropy on gold labels."""
+    """Cross-entropy on gold labels (per example, or per labelled position)."""
 
     def __init__(self, model: nn.Module):
         super().__init__()
@@ -34,7 +53,7 @@ class FinetuneObjective(Objective):
 
     def forward(self, batch):
         logits = self.model(**model_inputs(batch)).logits
-        loss = F.cross_entropy(logits, batch["labels"])
+        loss = F.cross_entropy(aligned(logits, batch["labels"]), gold(batch["labels"]))
         return loss, {"loss": loss.item()}
 
 
@@ -58,7 +77,7 @@ class DistilObjective(Objective):
         teacher: nn.Module,
         layer_map: list[int],
         weights: DistilWeights,
-        teacher_logits: torch.Tensor | None = None,
+        teacher_logits: CachedLogits | None = None,
     ):
         super().__init__()
         self.model = student
@@ -75,22 +94,24 @@ class DistilObjective(Objective):
     def forward(self, batch):
         w = self.weights
         inputs = model_inputs(batch)
+        labels = batch["labels"]
         student_out = self.model(**inputs, output_hidden_states=self.hidden is not None)
-        teacher_hidden = None
-        if self.teacher_logits is not None and self.hidden is None:
-            teacher_logits = self.teacher_logits[batch["index"]]
-        else:
+        student_logits = aligned(student_out.logits, labels)
+        teacher_hidden = teacher_logits = None  # with labels only (no KD, no hidden loss) the teacher is not run
+        if self.hidden is not None or (w.alpha_kd > 0 and self.teacher_logits is None):
             with torch.no_grad():
                 teacher_out = self._teacher[0](**inputs, output_hidden_states=self.hidden is not None)
-            teacher_logits, teacher_hidden = teacher_out.logits, teacher_out.hidden_states
+            teacher_logits, teacher_hidden = aligned(teacher_out.logits, labels), teacher_out.hidden_states
+        elif w.alpha_kd > 0:
+            teacher_logits = self.teacher_logits.rows(batch["index"]).to(student_logits.device)
         logs: dict[str, float] = {}
-        loss = torch.zeros((), device=student_out.logits.device)
+        loss = torch.zeros((), device=student_logits.device)
         if w.alpha_kd > 0:
-            kd = kd_loss(student_out.logits, teacher_logits, w.temperature)
+            kd = kd_loss(student_logits, teacher_logits, w.temperature)
             loss = loss + w.alpha_kd * kd
             logs["kd"] = kd.item()
         if w.alpha_ce > 0:
-            ce = F.cross_entropy(student_out.logits, batch["labels"])
+            ce = F.cross_entropy(student_logits, gold(labels))
             loss = loss + w.alpha_ce * ce
             logs["ce"] = ce.item()
         if self.hidden is not None:
@@ -101,14 +122,30 @@ class DistilObjective(Objective):
         return loss, logs
 
 
+class CachedLogits:
+    """The teacher's logits for every example, stored as the rows `aligned` keeps (one per example, or one per labelled
+    position) concatenated in index order, so a token-level cache costs words x tags floats rather than windows x
+    max length x tags."""
+
+    def __init__(self, values: torch.Tensor, offsets: torch.Tensor):
+        self.values = values
+        self.offsets = offsets
+
+    def rows(self, index: torch.Tensor) -> torch.Tensor:
+        """The cached rows of the examples in `index`, in that order: the order `aligned` yields for the batch."""
+        starts, ends = self.offsets[index].tolist(), self.offsets[index + 1].tolist()
+        return torch.cat([self.values[a:b] for a, b in zip(starts, ends, strict=True)])
+
+
 @torch.no_grad()
-def teacher_logits_for(teacher: nn.Module, data: EncodedSplit, tokenizer, batch_size: int = 64) -> torch.Tensor:
-    """The teacher's logits for every example of `data`, in index order (teacher in eval mode: no dropout)."""
+def teacher_logits_for(teacher: nn.Module, data: EncodedSplit, tokenizer, batch_size: int = 64) -> CachedLogits:
+    """The teacher's aligned logits for every example of `data` (teacher in eval mode: no dropout)."""
     teacher.eval()
-    out = None
+    per_example: list[torch.Tensor] = [torch.empty(0)] * len(data)
     for batch in make_loader(data, tokenizer, batch_size, shuffle=False):
-        logits = teacher(**model_inputs(batch)).logits
-        if out is None:
-            out = torch.empty(len(data), logits.shape[-1])
-        out[batch["index"]] = logits.float()
-    return out
+        logits = teacher(**model_inputs(batch)).logits.float()
+        for row, i in enumerate(batch["index"].tolist()):
+            per_example[i] = aligned(logits[row : row + 1], batch["labels"][row : row + 1])
+    counts = torch.tensor([len(rows) for rows in per_example])
+    offsets = torch.cat([torch.zeros(1, dtype=torch.long), counts.cumsum(0)])
+    return CachedLogits(torch.cat(per_example), offsets)

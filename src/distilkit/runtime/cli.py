@@ -3,7 +3,8 @@
 `distilkit predict` does the same through the main CLI, which needs typer and rich; this entry point needs only what
 the runtime needs, so it works in a `pip install --no-deps` deployment (see the README). Both read texts the same way:
 the arguments, else the file, else standard input, one text per line, blank lines skipped; both write one JSON
-object per text.
+object per text. ``--task ner`` writes a text's entities (type, character offsets, surface string, score) and
+``--task pos`` one tag per word, instead of the raw per-sub-word output of a token-classification bundle.
 """
 
 from __future__ import annotations
@@ -39,14 +40,28 @@ def read_texts(texts: Sequence[str] | None, file: Path | None, stdin: IO[str] | 
     return [line for line in lines if line.strip()]
 
 
-def json_lines(predictor: Predictor, texts: Sequence[str], chunk: int = 1024) -> Iterator[str]:
+PIPELINES = ("raw", "ner", "pos")
+
+
+def _results(predictor: Predictor, texts: Sequence[str], task: str) -> list[dict]:
+    if task == "ner":
+        return [{"entities": found} for found in predictor.entities(texts)]
+    if task == "pos":
+        return [{"words": words} for words in predictor.tag_words(texts)]
+    return predictor.predict(texts)
+
+
+def json_lines(predictor: Predictor, texts: Sequence[str], chunk: int = 1024, task: str = "raw") -> Iterator[str]:
     """One compact JSON object per text, the text first so the output reads on its own.
 
     Texts are predicted `chunk` at a time so a long input streams out instead of waiting for the last line.
+    `task` is ``raw`` (the bundle's own output), ``ner`` (entities) or ``pos`` (a tag per word).
     """
+    if task not in PIPELINES:
+        raise DistilkitError(f"task: expected one of {', '.join(PIPELINES)}, got {task!r}")
     for start in range(0, len(texts), chunk):
         part = texts[start : start + chunk]
-        for text, result in zip(part, predictor.predict(part), strict=True):
+        for text, result in zip(part, _results(predictor, part, task), strict=True):
             yield json.dumps({"text": text, **result}, ensure_ascii=False)
 
 
@@ -58,11 +73,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--file", type=Path, default=None, help="file with one text per line")
     parser.add_argument("--batch-size", type=int, default=32, help="texts per batch")
     parser.add_argument("--threads", type=int, default=None, help="ONNX Runtime intra-op threads")
+    parser.add_argument("--task", default="raw", choices=PIPELINES, help="ner: entities; pos: a tag per word")
     args = parser.parse_args(argv)
     try:
         texts = read_texts(args.texts, args.file, sys.stdin)
         predictor = Predictor(args.bundle, batch_size=args.batch_size, threads=args.threads)
-        for line in json_lines(predictor, texts):
+        for line in json_lines(predictor, texts, task=args.task):
             print(line)
     except DistilkitError as e:
         print(f"error: {e}", file=sys.stderr)

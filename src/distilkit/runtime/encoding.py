@@ -68,7 +68,10 @@ class TextEncoder:
 
     def batches(self, texts: Sequence[str]) -> Iterator[EncodedBatch]:
         """Batches over `texts`, shortest first; `indices` say where each row's text was in `texts`."""
-        encodings = self.encode(texts)
+        return self.batches_of(self.encode(texts))
+
+    def batches_of(self, encodings: Sequence[Encoding]) -> Iterator[EncodedBatch]:
+        """Batches over encodings made elsewhere (e.g. windows of pre-split words), shortest first."""
         order = np.argsort(np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings)))
         order = order.astype(np.int64, copy=False)
         for start in range(0, len(order), self.batch_size):

@@ -29,6 +29,9 @@ class Predictor:
       sub-word token (special tokens left out; ``start``/``end`` are character offsets into the text)
     - embedding: ``{"embedding": [floats]}`` per text (`embed` gives the matrix)
 
+    Token-classification bundles also give whole words and entities of raw text of any length (`tag_words`,
+    `entities`; see `distilkit.runtime.tagging`), with character offsets into the text.
+
     `threads` caps ONNX Runtime's intra-op threads (default: one per physical core); `batch_size` bounds both the
     batch and the reused input buffers; `spin=False` keeps idle threads from busy-waiting (see `session_options`).
     """
@@ -106,6 +109,20 @@ class Predictor:
                 {"token": token, "tag": self.labels[best], "score": float(probs[i, best]), "start": start, "end": end}
             )
         return {"tokens": tokens}
+
+    def tag_words(self, texts: str | Sequence[str], stride: int | None = None) -> list[list[dict[str, Any]]]:
+        """Per text, one ``{"word", "tag", "score", "start", "end"}`` per word (e.g. POS tags)."""
+        return self._tagger(stride).tag_words([texts] if isinstance(texts, str) else list(texts))
+
+    def entities(self, texts: str | Sequence[str], stride: int | None = None) -> list[list[dict[str, Any]]]:
+        """Per text, its entities ``{"type", "start", "end", "text", "score"}`` (NER bundles: IOB2 tags)."""
+        return self._tagger(stride).entities([texts] if isinstance(texts, str) else list(texts))
+
+    def _tagger(self, stride: int | None):
+        from distilkit.runtime.tagging import WordTagger  # it imports `softmax` from here
+
+        self._require("token-classification", "tagging words")
+        return WordTagger(self.encoder, self.bundle.session, self.bundle.output, self.labels, stride)
 
     def _require(self, task: str, what: str) -> None:
         if self.task != task:

@@ -1,0 +1,123 @@
+"""Raw text → one tag per word, and entity spans with character offsets: the NER/POS pipeline over a bundle.
+
+A token-classification model predicts per sub-word and reads at most ``max_length`` tokens; a user sends raw text
+of any length and wants words, or entities as ``text[start:end]``. The steps mirror training exactly:
+
+1. `words_with_offsets` splits the text into words the way BERT's pre-tokenizer does, keeping exact offsets
+   (accents, runs of spaces and punctuation included), so offsets index the caller's string.
+2. The words are tokenized pre-split and cut into overlapping windows of whole words (`word_windows`, the rule
+   training used), each run through the model.
+3. `merge_windows` reads each word's scores at its first sub-word in the window where it has most context, so every
+   word gets exactly one prediction, however long the text.
+4. For NER, strict IOB2 decoding (`spans_from_bio`, the rule the metric scores) turns word tags into spans whose
+   score is the mean probability of their words' tags.
+
+Only numpy, tokenizers and the standard library are used, like the rest of the runtime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from tokenizers import Encoding, Tokenizer
+
+from distilkit.data.alignment import merge_windows, spans_from_bio, word_windows, words_with_offsets
+from distilkit.errors import DistilkitError
+from distilkit.runtime.encoding import TextEncoder
+from distilkit.runtime.predictor import softmax
+
+
+def is_entity_tagset(tags: Sequence[str]) -> bool:
+    """Whether the tags are IOB2 entity tags (``O``, ``B-X``, ``I-X``): only those decode into spans."""
+    return "O" in tags and all(t == "O" or (t[:2] in ("B-", "I-") and len(t) > 2) for t in tags)
+
+
+class WordTagger:
+    """Tag the words of raw texts with a token-classification bundle's session (see the module docstring).
+
+    `stride` is how many sub-words consecutive windows of a long text share (default: a quarter of the window).
+    """
+
+    def __init__(self, encoder: TextEncoder, session: Any, output: str, labels: list[str], stride: int | None = None):
+        self.encoder = encoder
+        self.session = session
+        self.output = output
+        self.labels = labels
+        # A private copy: the encoder's tokenizer truncates, and counting sub-words per word must not.
+        self.tokenizer = Tokenizer.from_str(encoder.tokenizer.to_str())
+        self.tokenizer.no_truncation()
+        self.tokenizer.no_padding()
+        processor = self.tokenizer.post_processor
+        specials = processor.num_special_tokens_to_add(False) if processor is not None else 0
+        self.budget = encoder.max_length - specials
+        self.stride = self.budget // 4 if stride is None else stride
+        if self.budget < 1:
+            raise DistilkitError(f"max_length {encoder.max_length} leaves no room for words after the special tokens")
+        if not 0 <= self.stride < self.budget:
+            raise DistilkitError(f"stride must be in [0, {self.budget}), got {self.stride}")
+        self.unknown = getattr(self.tokenizer.model, "unk_token", None) or "?"
+
+    def tag_words(self, texts: Sequence[str]) -> list[list[dict[str, Any]]]:
+        """Per text, ``[{"word", "tag", "score", "start", "end"}, ...]`` with ``text[start:end] == word``."""
+        words = [words_with_offsets(text) for text in texts]
+        probabilities = self._word_probabilities([[w for w, _, _ in sentence] for sentence in words])
+        results = []
+        for sentence, probs in zip(words, probabilities, strict=True):
+            best = probs.argmax(-1) if len(sentence) else np.zeros(0, dtype=int)
+            results.append(
+                [
+                    {"word": w, "tag": self.labels[k], "score": float(probs[i, k]), "start": start, "end": end}
+                    for i, ((w, start, end), k) in enumerate(zip(sentence, best, strict=True))
+                ]
+            )
+        return results
+
+    def entities(self, texts: Sequence[str]) -> list[list[dict[str, Any]]]:
+        """Per text, ``[{"type", "start", "end", "text", "score"}, ...]`` with ``text[start:end]`` the surface."""
+        if not is_entity_tagset(self.labels):
+            raise DistilkitError(f"entities need IOB2 entity tags (O, B-X, I-X); this model's tags are {self.labels}")
+        out = []
+        for text, words in zip(texts, self.tag_words(texts), strict=True):
+            offsets = [(w["word"], w["start"], w["end"]) for w in words]
+            tags, scores = [w["tag"] for w in words], [w["score"] for w in words]
+            out.append(spans_from_bio(offsets, tags, scores, text))
+        return out
+
+    def _word_probabilities(self, sentences: list[list[str]]) -> list[np.ndarray]:
+        """Tag probabilities ``[words, tags]`` per sentence, windows merged back to one row per word."""
+        windows: list[dict[str, Any]] = []
+        encodings: list[Encoding] = []
+        non_empty = [s for s, words in enumerate(sentences) if words]  # merge_windows numbers sentences 0..n-1
+        for k, s in enumerate(non_empty):
+            counts = self._piece_counts(sentences[s])
+            words = [self.unknown if n == 0 else w for w, n in zip(sentences[s], counts, strict=True)]
+            for start, end in word_windows(counts, self.budget, self.stride):
+                encoding = self.encoder.tokenizer.encode(words[start:end], is_pretokenized=True)
+                word_ids = [None if w is None else w + start for w in encoding.word_ids]
+                windows.append(
+                    {
+                        "sentence": k,
+                        "word_ids": word_ids,
+                        "word_start": start,
+                        "word_end": end,
+                        "sentence_length": len(words),
+                    }
+                )
+                encodings.append(encoding)
+        scores: list[np.ndarray] = [np.empty(0)] * len(encodings)
+        for batch in self.encoder.batches_of(encodings):
+            (values,) = self.session.run([self.output], batch.feeds)
+            for row, index in enumerate(batch.indices):
+                scores[int(index)] = values[row, : len(batch.encodings[row].ids)]
+        merged = dict(zip(non_empty, merge_windows(windows, scores), strict=True)) if windows else {}
+        empty = np.zeros((0, len(self.labels)))
+        return [softmax(merged[s]) if s in merged else empty for s in range(len(sentences))]
+
+    def _piece_counts(self, words: list[str]) -> list[int]:
+        counts = [0] * len(words)
+        for w in self.tokenizer.encode(words, is_pretokenized=True, add_special_tokens=False).word_ids:
+            if w is not None:
+                counts[w] += 1
+        return counts
