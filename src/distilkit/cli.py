@@ -218,7 +218,13 @@ def distil(
     text_column: TextColumn = "text",
     label_column: LabelColumn = "label",
     text_pair_column: PairColumn = None,
-    task: Task = "sequence-classification",
+    task: Annotated[
+        str,
+        typer.Option(
+            help="sequence-classification (soft targets per text), token-classification (per word), or embedding "
+            "(the teacher's mean-pooled sentence vectors, on any text: --data may be a .txt file, one text a line)."
+        ),
+    ] = "sequence-classification",
     tag_column: TagColumn = -1,
     scheme: Scheme = "auto",
     stride: Stride = 32,
@@ -236,13 +242,6 @@ def distil(
     freeze_embeddings: FreezeEmb = False,
     resume: Resume = False,
     allow_pickle: AllowPickle = False,
-    task: Annotated[
-        str,
-        typer.Option(
-            help="classification (soft targets of a fine-tuned teacher) or embedding (the teacher's mean-pooled "
-            "sentence vectors, on any text: --data may be a .txt file, one text per line)."
-        ),
-    ] = "classification",
     embedding_loss: Annotated[str, typer.Option(help="embedding: 'mse' or 'cosine' to the teacher's vectors.")] = "mse",
     config: Config = None,
 ) -> None:
@@ -254,8 +253,8 @@ def distil(
     _quiet_transformers()
     if hidden_loss not in ("cosine", "mse"):
         raise DistilkitError(f"hidden_loss: expected 'cosine' or 'mse', got {hidden_loss!r}")
-    if task not in ("classification", "embedding"):
-        raise DistilkitError(f"task: expected 'classification' or 'embedding', got {task!r}")
+    if task not in ("sequence-classification", "token-classification", "embedding"):
+        raise DistilkitError(f"task: expected sequence-classification, token-classification or embedding, got {task!r}")
     workflows.save_resolved_config(out, ctx.params)
     train_cfg = _train_cfg(
         epochs=epochs,
