@@ -52,6 +52,7 @@ def make_tokenizer(folder: Path) -> BertTokenizerFast:
     folder.mkdir(parents=True, exist_ok=True)
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS, *[f"##{c}" for c in "abcdefghijklmnopqrstuvwxyz"]]
     vocab += list("abcdefghijklmnopqrstuvwxyz.,!?")
+    vocab = list(dict.fromkeys(vocab))  # "a" is a word and a letter: a repeated line would shift the last ids
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
     # transformers 5 ignores `vocab_file=` in the fast constructor; from_pretrained reads vocab.txt from the folder.
     return BertTokenizerFast.from_pretrained(folder, do_lower_case=True)
