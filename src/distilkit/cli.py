@@ -96,10 +96,13 @@ LabelAll = Annotated[
 ]
 
 
-def _train_cfg(**kw):
+def _train_cfg(params: dict):
+    """The TrainConfig of a command from its resolved options: every option named like a TrainConfig field."""
+    from dataclasses import fields
+
     from distilkit.distil.trainer import TrainConfig
 
-    return TrainConfig(**kw)
+    return TrainConfig(**{f.name: params[f.name] for f in fields(TrainConfig) if f.name in params})
 
 
 def _tokens(tag_column: int, scheme: str, stride: int, label_all_subwords: bool):
@@ -171,18 +174,7 @@ def finetune(
             _tokens(tag_column, scheme, stride, label_all_subwords),
         ),
         out,
-        _train_cfg(
-            epochs=epochs,
-            max_steps=max_steps,
-            batch_size=batch_size,
-            grad_accum=grad_accum,
-            lr=lr,
-            weight_decay=weight_decay,
-            warmup_ratio=warmup_ratio,
-            seed=seed,
-            save_every=save_every,
-            freeze_embeddings=freeze_embeddings,
-        ),
+        _train_cfg(ctx.params),
         max_length=max_length,
         resume=resume,
         allow_pickle=allow_pickle,
@@ -256,18 +248,7 @@ def distil(
     if task not in ("sequence-classification", "token-classification", "embedding"):
         raise DistilkitError(f"task: expected sequence-classification, token-classification or embedding, got {task!r}")
     workflows.save_resolved_config(out, ctx.params)
-    train_cfg = _train_cfg(
-        epochs=epochs,
-        max_steps=max_steps,
-        batch_size=batch_size,
-        grad_accum=grad_accum,
-        lr=lr,
-        weight_decay=weight_decay,
-        warmup_ratio=warmup_ratio,
-        seed=seed,
-        save_every=save_every,
-        freeze_embeddings=freeze_embeddings,
-    )
+    train_cfg = _train_cfg(ctx.params)
     if task == "embedding":
         from distilkit.distil.embedding import distil_embeddings
 
@@ -381,19 +362,7 @@ def distil_general(
         teacher,
         corpus,
         out,
-        _train_cfg(
-            epochs=epochs,
-            max_steps=max_steps,
-            max_minutes=max_minutes,
-            batch_size=batch_size,
-            grad_accum=grad_accum,
-            lr=lr,
-            weight_decay=weight_decay,
-            warmup_ratio=warmup_ratio,
-            seed=seed,
-            save_every=save_every,
-            freeze_embeddings=freeze_embeddings,
-        ),
+        _train_cfg(ctx.params),
         weights,
         student_layers=student_layers,
         layer_map=layer_map,
@@ -436,16 +405,7 @@ def mlm_head(
 
     _quiet_transformers()
     main_process = _save_config_on_main_process(out, ctx.params)
-    cfg = _train_cfg(
-        epochs=epochs,
-        max_steps=max_steps,
-        max_minutes=max_minutes,
-        batch_size=batch_size,
-        lr=lr,
-        warmup_ratio=warmup_ratio,
-        seed=seed,
-        save_every=save_every,
-    )
+    cfg = _train_cfg(ctx.params)
     result = general.train_mlm_head(
         teacher, corpus, out, cfg, max_length=max_length, pack=pack, resume=resume, allow_pickle=allow_pickle
     )
