@@ -219,6 +219,22 @@ def test_bad_input_names_file_and_line(tmp_path, name):
     assert "\n" not in message
 
 
+def test_unseen_tags_drop_leaves_out_their_sentences_and_says_so(tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    write(folder / "train.conll", "a\tNN\nb\tVB\n")
+    write(folder / "dev.conll", "a\tNN\n\nb\tNN|JJ\na\tNN\n\nb\tVB\n")
+    with pytest.raises(DistilkitError, match=r"dev.conll:3: tag 'NN\|JJ' .*--unseen-tags drop"):
+        load_token_data(folder)
+    with pytest.warns(UserWarning, match=r"dev.conll:3: tag 'NN\|JJ' .*1 of 3 sentences with unseen tags left out"):
+        data = load_token_data(folder, unseen_tags="drop")
+    assert data.dev.sentences == [["a"], ["b"]]
+    assert data.dev.tags == [["NN"], ["VB"]]
+    assert data.dev.where(1) == f"{folder}/dev.conll:6"  # lines still point into the file
+    with pytest.raises(DistilkitError, match="unseen_tags: expected one of error, drop"):
+        load_token_data(folder, unseen_tags="ignore")
+
+
 def test_explicit_scheme_is_enforced(tmp_path):
     path = write(tmp_path / "a.conll", "a\tO\nb\tI-PER\n")
     assert read_conll(path, scheme="iob1").tags == [["O", "B-PER"]]

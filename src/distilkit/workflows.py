@@ -49,6 +49,7 @@ class TokenOptions:
     scheme: str = "auto"
     stride: int = 32  # sub-words shared by consecutive windows of a sentence longer than max_length
     label_all_subwords: bool = False
+    unseen_tags: str = "error"  # a dev/test tag train lacks: "error", or "drop" the sentences holding one
 
 
 @dataclass
@@ -75,7 +76,12 @@ class DataSpec:
         if self.is_tokens:
             options = self.tokens
             return load_token_data(
-                resolve_data(self.data), self.dev, self.test, tag_column=options.tag_column, scheme=options.scheme
+                resolve_data(self.data),
+                self.dev,
+                self.test,
+                tag_column=options.tag_column,
+                scheme=options.scheme,
+                unseen_tags=options.unseen_tags,
             )
         return load_classification(resolve_data(self.data), self.dev, self.test, self.columns)
 

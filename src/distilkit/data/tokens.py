@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -371,8 +372,13 @@ def load_token_data(
     scheme: str = "auto",
     tokens_key: str = "tokens",
     tags_key: str = "tags",
+    unseen_tags: str = "error",
 ) -> TokenData:
     """Load train (and optional dev/test) splits; a tag in dev/test that train never shows is an error.
+
+    ``unseen_tags="drop"`` instead leaves the sentences holding such a tag out of dev/test, with a warning that
+    counts them and names the first: a model cannot predict a tag it never saw, and a shipped split may hold one
+    stray tag (pos-oanc's dev has a single ``NN|JJ``) that would otherwise forbid using the split at all.
 
     Each argument is a file path, a folder holding train/dev/test files (``.conll``, ``.txt`` or ``.jsonl``), or
     ``hf:NAME`` for a Hugging Face dataset (``hf:NAME`` loads its train/validation/test splits; ``hf:NAME@split``
@@ -387,24 +393,53 @@ def load_token_data(
         tag_names = [OUTSIDE] + [f"{p}-{t}" for t in types for p in "BI"]
     else:
         tag_names = sorted({tag for sentence in train_split.tags for tag in sentence})
-    known = set(tag_names)
-    for split in (dev_split, test_split):
-        if split is None:
-            continue
-        if split.is_bio != train_split.is_bio:
-            kinds = {True: "entity (BIO) tags", False: "plain tags"}
-            raise DistilkitError(
-                f"{split.source}: has {kinds[split.is_bio]} but the training split has {kinds[train_split.is_bio]}"
-            )
-        for i, sentence in enumerate(split.tags):
-            for j, tag in enumerate(sentence):
-                if tag not in known:
-                    shown = ", ".join(sorted({t[2:] for t in tag_names[1:]})) if split.is_bio else ", ".join(tag_names)
-                    what = "entity types" if split.is_bio else "tags"
-                    raise DistilkitError(
-                        f"{split.where(i, j)}: tag {tag!r} does not occur in the training split (train {what}: {shown})"
-                    )
+    if unseen_tags not in UNSEEN_TAG_POLICIES:
+        raise DistilkitError(f"unseen_tags: expected one of {', '.join(UNSEEN_TAG_POLICIES)}, got {unseen_tags!r}")
+    dev_split, test_split = (
+        None if split is None else _check_tags(split, train_split, tag_names, unseen_tags)
+        for split in (dev_split, test_split)
+    )
     return TokenData(train_split, dev_split, test_split, tag_names)
+
+
+UNSEEN_TAG_POLICIES = ("error", "drop")
+
+
+def _check_tags(split: TokenSplit, train: TokenSplit, tag_names: list[str], policy: str) -> TokenSplit:
+    """`split` with every tag known to train: an error at the first unknown one, or (``drop``) without its sentences."""
+    if split.is_bio != train.is_bio:
+        kinds = {True: "entity (BIO) tags", False: "plain tags"}
+        raise DistilkitError(
+            f"{split.source}: has {kinds[split.is_bio]} but the training split has {kinds[train.is_bio]}"
+        )
+    known = set(tag_names)
+    unseen = [(i, j) for i, sentence in enumerate(split.tags) for j, tag in enumerate(sentence) if tag not in known]
+    if not unseen:
+        return split
+    i, j = unseen[0]
+    tag = split.tags[i][j]
+    if policy == "error":
+        shown = ", ".join(sorted({t[2:] for t in tag_names[1:]})) if split.is_bio else ", ".join(tag_names)
+        what = "entity types" if split.is_bio else "tags"
+        raise DistilkitError(
+            f"{split.where(i, j)}: tag {tag!r} does not occur in the training split (train {what}: {shown}); "
+            "--unseen-tags drop leaves such sentences out"
+        )
+    dropped = sorted({i for i, _ in unseen})
+    keep = [k for k in range(len(split)) if k not in set(dropped)]
+    warnings.warn(
+        f"{split.where(i, j)}: tag {tag!r} does not occur in the training split; "
+        f"{len(dropped)} of {len(split)} sentences with unseen tags left out",
+        stacklevel=2,
+    )
+    return TokenSplit(
+        sentences=[split.sentences[k] for k in keep],
+        tags=[split.tags[k] for k in keep],
+        source=split.source,
+        scheme=split.scheme,
+        lines=[split.lines[k] for k in keep] if split.lines else [],
+        one_word_per_line=split.one_word_per_line,
+    )
 
 
 def _resolve_splits(
