@@ -13,6 +13,7 @@ from distilkit.bench.backends import read_test_split, split_labels, split_texts
 from distilkit.bench.report import render_markdown
 from distilkit.data.tokens import load_token_data
 from distilkit.evaluate_tokens import evaluate_tagger
+from distilkit.export.pipeline import export_bundle
 from distilkit.teacher import load_classifier
 
 SENTENCES = [
@@ -53,6 +54,36 @@ def test_bench_scores_token_classifiers_with_entity_f1_retention(tmp_path: Path)
     small_f1, big_f1 = metrics["small"]["f1"], metrics["big"]["f1"]
     assert report["retention"]["small"]["f1"] == (round(small_f1 / big_f1, 4) if big_f1 else None)
     assert "entity F1 retention" in render_markdown(report)
+
+
+def test_bench_scores_token_bundles_like_their_pytorch_model(tmp_path: Path):
+    big = save_tiny_tagger(tmp_path / "big", layers=2, seed=0)
+    bundle = tmp_path / "bundle"
+    export_bundle(big, bundle, task="token-classification")
+    data = tmp_path / "ner"
+    write_conll(data / "test.conll", SENTENCES * 4)
+    out = tmp_path / "bench"
+    invoke("bench", f"torch={big}", f"onnx={bundle}", "--test", data, "--out", out, "--runs", 2, "--warmup", 0)
+    invoke(
+        "bench",
+        f"torch={big}",
+        f"onnx={bundle}",
+        "--test",
+        data,
+        "--out",
+        out / "text",
+        "--timing",
+        "text",
+        "--runs",
+        2,
+        "--warmup",
+        0,
+    )
+    for folder in (out, out / "text"):
+        report = json.loads((folder / "report.json").read_text())
+        metrics = {m["name"]: m["metrics"] for m in report["models"]}
+        assert metrics["onnx"] == metrics["torch"] and metrics["onnx"]["words"] == 44  # fp32 export: same tags
+        assert report["retention"]["onnx"]["f1"] == (1.0 if metrics["torch"]["f1"] else None)
 
 
 def test_test_split_kind_follows_the_file(tmp_path: Path):

@@ -18,7 +18,8 @@ from distilkit.data.batching import encode_token_split, make_loader
 from distilkit.data.tokens import load_token_data
 from distilkit.distil.objectives import DistilObjective, DistilWeights, FinetuneObjective, teacher_logits_for
 from distilkit.errors import DistilkitError
-from distilkit.evaluate_tokens import evaluate_tagger, predict_word_logits, tag_metrics
+from distilkit.evaluate_tokens import evaluate_tagger, predict_word_logits
+from distilkit.metrics_tokens import tag_metrics
 from distilkit.student import build_student
 from distilkit.teacher import load_classifier
 

@@ -15,7 +15,7 @@ from distilkit.data.batching import encode_token_split, make_loader
 from distilkit.data.tokens import TokenSplit
 from distilkit.distil.objectives import model_inputs
 from distilkit.errors import DistilkitError
-from distilkit.metrics_tokens import entity_metrics, token_accuracy
+from distilkit.metrics_tokens import tag_metrics
 
 
 @torch.no_grad()
@@ -32,19 +32,6 @@ def predict_word_logits(
         for row, i in enumerate(batch["index"].tolist()):
             per_window[i] = logits[row, : len(windows[i]["input_ids"])]
     return merge_windows(windows, per_window)
-
-
-def tag_metrics(gold: list[list[str]], predicted: list[list[str]], entities: bool) -> dict:
-    """Token accuracy always; for entity (BIO) tags also entity precision/recall/F1, micro and per type.
-
-    ``accuracy`` is the headline for plain tags (POS) and ``f1`` (micro entity F1) for entities, where token
-    accuracy is flattered by the many ``O`` tokens.
-    """
-    metrics: dict = {"accuracy": token_accuracy(gold, predicted), "words": sum(len(s) for s in gold)}
-    if entities:
-        metrics.update(entity_metrics(gold, predicted))
-    metrics["headline"] = "f1" if entities else "accuracy"
-    return metrics
 
 
 def evaluate_tagger(

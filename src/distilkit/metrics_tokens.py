@@ -79,3 +79,16 @@ def token_accuracy(gold_tags: TagBatch, pred_tags: TagBatch) -> float:
         g == p for gold, pred in zip(gold_tags, pred_tags, strict=True) for g, p in zip(gold, pred, strict=True)
     )
     return correct / total
+
+
+def tag_metrics(gold: TagBatch, predicted: TagBatch, entities: bool) -> dict:
+    """Token accuracy always; for entity (BIO) tags also entity precision/recall/F1, micro and per type.
+
+    ``accuracy`` is the headline for plain tags (POS) and ``f1`` (micro entity F1) for entities, where token
+    accuracy is flattered by the many ``O`` tokens.
+    """
+    metrics: dict = {"accuracy": token_accuracy(gold, predicted), "words": sum(len(s) for s in gold)}
+    if entities:
+        metrics.update(entity_metrics(gold, predicted))
+    metrics["headline"] = "f1" if entities else "accuracy"
+    return metrics

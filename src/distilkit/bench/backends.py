@@ -196,9 +196,10 @@ class BundleBackend:
         from distilkit.runtime import Predictor
 
         self.predictor = Predictor(path, batch_size=max(b for b, _ in SETTINGS.values()), threads=threads)
-        if self.predictor.task != "sequence-classification":
+        if self.predictor.task not in ("sequence-classification", "token-classification"):
             task = self.predictor.task
-            raise DistilkitError(f"{path}: bench scores sequence-classification bundles, this one is {task}")
+            raise DistilkitError(f"{path}: bench scores sequence- and token-classification bundles, this one is {task}")
+        self.tokens = self.predictor.task == "token-classification"
         self.mode = mode
         self.texts: dict[str, list[list[str]]] = {}
         self.feeds: dict[str, list[dict]] = {}
@@ -243,12 +244,20 @@ class BundleBackend:
             return {"seconds": session_seconds}
         texts = self.texts[setting][item % len(self.texts[setting])]
         start = time.perf_counter()
-        self.predictor.predict(texts)
+        if self.tokens:
+            self.predictor.tag_words(texts)
+        else:
+            self.predictor.predict(texts)
         return {"seconds": time.perf_counter() - start, "session_seconds": session_seconds}
 
     def evaluate(self, split) -> dict:
         from distilkit.metrics_classification import classification_metrics
 
+        if self.tokens != hasattr(split, "sentences"):
+            kind = "a token classifier" if self.tokens else "a sequence classifier"
+            raise DistilkitError(f"{split.source}: this test split does not fit {kind}")
+        if self.tokens:
+            return self._evaluate_tags(split)
         if split.pairs:
             raise DistilkitError(f"{split.source}: bundles take single texts, this split has text pairs")
         unknown = sorted(set(split.labels) - set(self.label_names))
@@ -256,6 +265,18 @@ class BundleBackend:
             raise DistilkitError(f"{split.source}: labels {unknown} are not among the bundle's {self.label_names}")
         predicted = [r["label"] for r in self.predictor.predict(split.texts)]
         return classification_metrics(split.labels, predicted, self.label_names)
+
+    def _evaluate_tags(self, split) -> dict:
+        """Word-level tags on the split's own words, scored like a PyTorch tagger (`tag_metrics`)."""
+        from distilkit.metrics_tokens import tag_metrics
+
+        known = set(self.label_names)
+        for i, sentence in enumerate(split.tags):
+            for j, tag in enumerate(sentence):
+                if tag not in known:
+                    names = self.label_names
+                    raise DistilkitError(f"{split.where(i, j)}: tag {tag!r} is not among the bundle's tags {names}")
+        return tag_metrics(split.tags, self.predictor.tag_sentences(split.sentences), split.is_bio)
 
 
 def open_backend(path: str, threads: int | None, mode: str, max_length: int, want_tokenizer: bool):

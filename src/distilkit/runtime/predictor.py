@@ -114,6 +114,10 @@ class Predictor:
         """Per text, one ``{"word", "tag", "score", "start", "end"}`` per word (e.g. POS tags)."""
         return self._tagger(stride).tag_words([texts] if isinstance(texts, str) else list(texts))
 
+    def tag_sentences(self, sentences: Sequence[Sequence[str]], stride: int | None = None) -> list[list[str]]:
+        """Per sentence given as a list of words, one tag per word (for scoring against a CoNLL file)."""
+        return self._tagger(stride).tag_sentences(sentences)
+
     def entities(self, texts: str | Sequence[str], stride: int | None = None) -> list[list[dict[str, Any]]]:
         """Per text, its entities ``{"type", "start", "end", "text", "score"}`` (NER bundles: IOB2 tags)."""
         return self._tagger(stride).entities([texts] if isinstance(texts, str) else list(texts))

@@ -74,6 +74,12 @@ class WordTagger:
             )
         return results
 
+    def tag_sentences(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
+        """One tag per word of sentences already split into words (a CoNLL file's), for scoring against gold tags
+        word for word: splitting their joined text again could cut words differently."""
+        probabilities = self._word_probabilities([list(words) for words in sentences])
+        return [[self.labels[k] for k in probs.argmax(-1)] for probs in probabilities]
+
     def entities(self, texts: Sequence[str]) -> list[list[dict[str, Any]]]:
         """Per text, ``[{"type", "start", "end", "text", "score"}, ...]`` with ``text[start:end]`` the surface."""
         if not is_entity_tagset(self.labels):
