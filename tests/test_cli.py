@@ -55,6 +55,26 @@ def test_finetune_saves_model_results_and_resolved_config(finetuned):
     assert (finetuned / "checkpoints" / "latest").is_file()
 
 
+def test_finetune_with_one_seed_gives_one_model(tmp_path, toy_data):
+    """A bare encoder gets a new classification head at load time; the seed must fix it too."""
+    from conftest import make_tokenizer, tiny_config
+    from safetensors.torch import load_file
+    from transformers import BertModel
+
+    encoder = tmp_path / "encoder"
+    tokenizer = make_tokenizer(encoder)
+    config = tiny_config()
+    config.vocab_size = len(tokenizer)
+    BertModel(config).save_pretrained(encoder)
+    weights = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        invoke("finetune", "--model", encoder, "--data", toy_data, "--out", out, "--max-steps", 1, "--seed", 3)
+        weights.append(load_file(out / "model" / "model.safetensors"))
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])  # the new head included
+
+
 def test_distil_writes_a_plain_transformers_checkpoint(tmp_path, finetuned, toy_data):
     out = tmp_path / "student"
     result = invoke(

@@ -16,6 +16,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 import yaml
 
 from distilkit.atomic import swap_in
@@ -157,6 +158,7 @@ def finetune(
 ) -> dict:
     """Fine-tune `model_name` (hub id, folder or the embedded default) as a sequence or token classifier."""
     data = data_spec.load()
+    torch.manual_seed(train_cfg.seed)  # the new classification head is drawn at load time: same seed, same head
     model, tokenizer = load_classifier(model_name, data.label_names, allow_pickle, task=data_spec.task)
     encoded = data_spec.encode(tokenizer, data.train, model.config.label2id, max_length)
     summary = train(FinetuneObjective(model), encoded, tokenizer, train_cfg, out, resume=resume, quiet=quiet)
