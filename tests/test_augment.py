@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from distilkit.data.augment import augment_split, perturb
+from distilkit.data.augment import augment_split, augment_token_split, perturb
 from distilkit.data.classification import ClassificationSplit
 from distilkit.errors import DistilkitError
 
@@ -100,3 +100,22 @@ def test_distil_with_augment_trains_on_the_larger_transfer_set(tmp_path, tiny_te
     results = json.loads((out / "results.json").read_text())
     assert results["transfer_examples"] == 3 * 48
     assert results["train"]["steps"] == 3 * 48 // 8
+
+
+def test_token_copies_mask_words_and_keep_every_tag():
+    from distilkit.data.tokens import TokenSplit
+
+    words = [[f"w{i}" for i in range(30)], ["one"]]
+    tags = [["NN"] * 15 + ["VB"] * 15, ["CD"]]
+    source = TokenSplit(words, tags, source="train.conll", scheme="none", lines=[1, 32], one_word_per_line=True)
+    out = augment_token_split(source, copies=2, mask_token="[MASK]", seed=0)
+    assert out.sentences[:2] == words and len(out) == 6
+    assert out.tags == tags * 3 and out.lines == [1, 32] * 3 and out.scheme == "none"
+    for copy, original in zip(out.sentences[2:], words * 2, strict=True):
+        assert len(copy) == len(original) and copy != original  # every copy masks at least one word
+        assert all(w in ("[MASK]", o) for w, o in zip(copy, original, strict=True))
+    again = augment_token_split(source, copies=2, mask_token="[MASK]", seed=0)
+    assert again.sentences == out.sentences
+    assert augment_token_split(source, 0, "[MASK]", seed=0) is source
+    with pytest.raises(DistilkitError, match="p_mask"):
+        augment_token_split(source, 1, "[MASK]", seed=0, p_mask=0)

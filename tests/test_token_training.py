@@ -184,10 +184,13 @@ def test_cli_finetune_distil_evaluate_token_classification(tmp_path, tiny_teache
         0.5,
         "--max-steps",
         3,
+        "--augment",
+        1,
         *common,
     )
     assert "entity-F1" in result.output
     results = json.loads((tmp_path / "s" / "results.json").read_text())
+    assert results["transfer_examples"] == 2 * len(load_token_data(ner_data).train)  # one masked copy of each
     assert results["task"] == "token-classification" and results["layer_map"] == [0]
     assert set(results["metrics"]) == {"dev", "test"} and "per_type" in results["metrics"]["test"]
     assert AutoConfig.from_pretrained(tmp_path / "s" / "model").num_hidden_layers == 1
@@ -211,20 +214,6 @@ def test_cli_token_errors_are_one_line(tmp_path, tiny_teacher, ner_data):
             tmp_path / "s",
             "--task",
             "token-classification",
-        )
-    with pytest.raises(DistilkitError, match="augment: only for sequence classification"):
-        invoke(
-            "distil",
-            "--teacher",
-            tiny_teacher,
-            "--data",
-            ner_data,
-            "--out",
-            tmp_path / "s",
-            "--task",
-            "token-classification",
-            "--augment",
-            1,
         )
     with pytest.raises(DistilkitError, match="stride must be in"):
         invoke(

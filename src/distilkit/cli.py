@@ -208,7 +208,8 @@ def distil(
     augment: Annotated[
         int,
         typer.Option(
-            min=0, help="Perturbed copies of each training text (masked words, n-grams) for the teacher to label."
+            min=0,
+            help="Perturbed copies of each training text for the teacher to label (masked words; n-grams for texts).",
         ),
     ] = 0,
     dev: Dev = None,

@@ -20,7 +20,7 @@ import torch
 import yaml
 
 from distilkit.atomic import swap_in
-from distilkit.data.augment import augment_split
+from distilkit.data.augment import augment_split, augment_token_split
 from distilkit.data.batching import EncodedSplit, encode_split, encode_token_split
 from distilkit.data.classification import (
     ClassificationData,
@@ -187,11 +187,9 @@ def distil(
 ) -> dict:
     """Distil a fine-tuned teacher classifier into a shallower student of the same family.
 
-    `augment` adds that many perturbed copies of each training text to the transfer set (see `data.augment`);
-    sequence classification only, since masking words would leave their gold tags meaningless.
+    `augment` adds that many perturbed copies of each training text to the transfer set (see `data.augment`: masked
+    words and n-grams for texts, masked words alone for tagged sentences).
     """
-    if augment and data_spec.is_tokens:
-        raise DistilkitError("augment: only for sequence classification (masked words would keep their old tags)")
     data = data_spec.load()
     teacher, tokenizer = load_classifier(
         teacher_name, data.label_names, allow_pickle, require_head=True, task=data_spec.task
@@ -201,7 +199,8 @@ def distil(
     if augment:
         if tokenizer.mask_token is None:
             raise DistilkitError(f"augment: the tokenizer of {teacher_name} has no mask token")
-        transfer = augment_split(data.train, augment, tokenizer.mask_token, seed=train_cfg.seed)
+        copy = augment_token_split if isinstance(data.train, TokenSplit) else augment_split
+        transfer = copy(data.train, augment, tokenizer.mask_token, seed=train_cfg.seed)
     encoded = data_spec.encode(tokenizer, transfer, teacher.config.label2id, max_length)
     cached = None
     if cache_teacher and weights.alpha_hid == 0 and weights.alpha_kd > 0:

@@ -10,6 +10,10 @@ The two label-free rules from Tang et al., applied word by word:
   n-gram    with probability `p_ngram`, the copy is cut down to a random n-gram of it, n uniform in [1, 5].
 The copies keep their source's gold label: it only matters when gold cross-entropy is on (alpha_ce > 0), and there
 it is a noisy label by design; the teacher's soft target is what the student learns from.
+
+Token classification uses masking alone (`augment_token_split`): a masked word keeps its tag, which is still the
+right answer for that slot (a hidden word's part of speech or entity does not change), while an n-gram cut could
+start in the middle of an entity.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import random
 
 from distilkit.data.classification import ClassificationSplit
+from distilkit.data.tokens import TokenSplit
 from distilkit.errors import DistilkitError
 
 MAX_TRIES = 10  # attempts at a copy that differs from its source (a one-word text may never differ)
@@ -66,3 +71,34 @@ def augment_split(
             if pairs is not None:
                 pairs.append(split.pairs[i])
     return ClassificationSplit(texts, labels, pairs, source=f"{split.source} + {copies} augmented copies")
+
+
+def augment_token_split(split: TokenSplit, copies: int, mask_token: str, seed: int, p_mask: float = 0.1) -> TokenSplit:
+    """The split followed by `copies` copies of each sentence with words masked (probability `p_mask`, at least
+    one word each), tags unchanged; deterministic in `seed`, like `augment_split`."""
+    if copies < 0:
+        raise DistilkitError(f"augment: copies must be >= 0 (got {copies})")
+    if not 0 < p_mask <= 1:
+        raise DistilkitError(f"augment: p_mask must be in (0, 1] (got {p_mask})")
+    if copies == 0:
+        return split
+    rng = random.Random(seed)
+    sentences, tags = list(split.sentences), list(split.tags)
+    lines = list(split.lines) if split.lines else []
+    for _ in range(copies):
+        for i, words in enumerate(split.sentences):
+            masked = [mask_token if rng.random() < p_mask else w for w in words]
+            if words and masked == list(words):
+                masked[rng.randrange(len(words))] = mask_token
+            sentences.append(masked)
+            tags.append(list(split.tags[i]))
+            if lines:
+                lines.append(split.lines[i])
+    return TokenSplit(
+        sentences,
+        tags,
+        source=f"{split.source} + {copies} augmented copies",
+        scheme=split.scheme,
+        lines=lines,
+        one_word_per_line=split.one_word_per_line,
+    )
