@@ -12,9 +12,8 @@ import torch
 
 from distilkit.data.alignment import merge_windows
 from distilkit.data.batching import encode_token_split, make_loader
-from distilkit.data.tokens import TokenSplit
+from distilkit.data.tokens import TokenSplit, require_known_tags
 from distilkit.distil.objectives import model_inputs
-from distilkit.errors import DistilkitError
 from distilkit.metrics_tokens import tag_metrics
 
 
@@ -39,11 +38,7 @@ def evaluate_tagger(
 ) -> dict:
     """Score a token classifier on a split whose tags are among the model's tags (see `tag_metrics`)."""
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    known = set(names)
-    for i, sentence in enumerate(split.tags):
-        for j, tag in enumerate(sentence):
-            if tag not in known:
-                raise DistilkitError(f"{split.where(i, j)}: tag {tag!r} is not among the model's tags {names}")
+    require_known_tags(split, names)
     logits = predict_word_logits(model, tokenizer, split, max_length, stride, batch_size)
     predicted = [[names[k] for k in sentence.argmax(-1)] for sentence in logits]
     return tag_metrics(split.tags, predicted, split.is_bio)

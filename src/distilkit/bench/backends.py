@@ -268,14 +268,10 @@ class BundleBackend:
 
     def _evaluate_tags(self, split) -> dict:
         """Word-level tags on the split's own words, scored like a PyTorch tagger (`tag_metrics`)."""
+        from distilkit.data.tokens import require_known_tags
         from distilkit.metrics_tokens import tag_metrics
 
-        known = set(self.label_names)
-        for i, sentence in enumerate(split.tags):
-            for j, tag in enumerate(sentence):
-                if tag not in known:
-                    names = self.label_names
-                    raise DistilkitError(f"{split.where(i, j)}: tag {tag!r} is not among the bundle's tags {names}")
+        require_known_tags(split, self.label_names, "bundle")
         return tag_metrics(split.tags, self.predictor.tag_sentences(split.sentences), split.is_bio)
 
 

@@ -405,6 +405,15 @@ def load_token_data(
 UNSEEN_TAG_POLICIES = ("error", "drop")
 
 
+def require_known_tags(split: TokenSplit, names: list[str], owner: str = "model") -> None:
+    """Refuse to score a split holding a tag the `owner` (a model or bundle) cannot predict, naming file and line."""
+    known = set(names)
+    for i, sentence in enumerate(split.tags):
+        for j, tag in enumerate(sentence):
+            if tag not in known:
+                raise DistilkitError(f"{split.where(i, j)}: tag {tag!r} is not among the {owner}'s tags {names}")
+
+
 def _check_tags(split: TokenSplit, train: TokenSplit, tag_names: list[str], policy: str) -> TokenSplit:
     """`split` with every tag known to train: an error at the first unknown one, or (``drop``) without its sentences."""
     if split.is_bio != train.is_bio:
