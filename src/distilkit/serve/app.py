@@ -212,28 +212,30 @@ def create_app(state: ServerState) -> FastAPI:
 
     inference = {"tags": ["inference"], "dependencies": guarded, "responses": ERRORS}
 
+    async def run(endpoint: str, body: TextsRequest) -> tuple:
+        """The model an inference endpoint serves (by task and optional name), and its batched results."""
+        served = state.pick(TASK_OF[endpoint], body.model)
+        return served, await state.infer(served, _texts(body))
+
     @app.post("/v1/classify", **inference)
     async def classify(body: TextsRequest) -> ClassifyResponse:
         """Label each text (sequence classification): best label, its probability, all probabilities."""
         start = time.perf_counter()
-        served = state.pick(TASK_OF["classify"], body.model)
-        results = await state.infer(served, _texts(body))
+        served, results = await run("classify", body)
         return ClassifyResponse(model=served.name, max_tokens=served.max_tokens, results=results, latency_ms=_ms(start))
 
     @app.post("/v1/ner", **inference)
     async def ner(body: TextsRequest) -> NerResponse:
         """Tag each text's tokens and group them into entities with character offsets."""
         start = time.perf_counter()
-        served = state.pick(TASK_OF["ner"], body.model)
-        results = await state.infer(served, _texts(body))
+        served, results = await run("ner", body)
         return NerResponse(model=served.name, max_tokens=served.max_tokens, results=results, latency_ms=_ms(start))
 
     @app.post("/v1/embed", **inference)
     async def embed(body: TextsRequest) -> EmbedResponse:
         """Sentence embeddings (as the bundle was exported: mean-pooled, usually unit length)."""
         start = time.perf_counter()
-        served = state.pick(TASK_OF["embed"], body.model)
-        results = await state.infer(served, _texts(body))
+        served, results = await run("embed", body)
         return EmbedResponse(
             model=served.name,
             max_tokens=served.max_tokens,
