@@ -8,7 +8,7 @@ then find it), and only the main process writes the final model.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from distilkit.data.corpus import CorpusSequences, TokenCache, build_cache
@@ -76,29 +76,66 @@ def distil_general(
 
     init="auto" copies the mapped teacher layers when the student has the teacher's width, else starts at random.
     """
-    teacher, tokenizer, has_head = load_masked_lm(teacher_name, allow_pickle)
-    data, cache = masked_corpus(corpus, tokenizer, max_length, pack, train_cfg.seed, cache_root)
-    if init == "auto":
-        same_width = hidden_size in (None, teacher.config.hidden_size)
-        init = "teacher" if same_width else "random"
-    student, used_map = build_student(teacher, layer_map, student_layers, init, train_cfg.seed, hidden_size, num_heads)
-    objective = GeneralDistilObjective(student, teacher, used_map, weights, teacher_has_head=has_head)
-    summary = train(objective, data, tokenizer, train_cfg, out, resume=resume, quiet=quiet)
+    setup = prepare_general(
+        teacher_name, corpus, weights, student_layers, layer_map, init, hidden_size, num_heads, max_length, pack,
+        train_cfg.seed, allow_pickle, cache_root,
+    )  # fmt: skip
+    summary = train(setup.objective, setup.data, setup.tokenizer, train_cfg, out, resume=resume, quiet=quiet)
+    student = setup.objective.model
     result = {
         "model": str(out / "model"),
         "teacher": teacher_name,
-        "teacher_has_mlm_head": has_head,
-        "layer_map": used_map,
-        "init": init,
+        "teacher_has_mlm_head": setup.teacher_has_head,
+        "layer_map": setup.objective.layer_map,
+        "init": setup.init,
         "student": {k: getattr(student.config, k) for k in ("num_hidden_layers", "hidden_size", "num_attention_heads")},
         "weights": asdict(weights),
-        "corpus": _corpus_summary(cache, data),
+        "corpus": _corpus_summary(setup.cache, setup.data),
         "train": summary,
     }
     if process_state().is_main_process:
-        save_model(student, tokenizer, out / "model")
+        save_model(student, setup.tokenizer, out / "model")
         write_json(out / "results.json", result)
     return result
+
+
+@dataclass
+class GeneralSetup:
+    """Everything a general-distillation run trains with, before the loop starts."""
+
+    objective: GeneralDistilObjective
+    data: MaskedCorpus
+    tokenizer: object
+    cache: TokenCache
+    init: str  # what init="auto" resolved to
+    teacher_has_head: bool
+
+
+def prepare_general(
+    teacher_name: str,
+    corpus: Sequence[str | Path],
+    weights: GeneralWeights,
+    student_layers: int | None = None,
+    layer_map: str | None = None,
+    init: str = "auto",
+    hidden_size: int | None = None,
+    num_heads: int | None = None,
+    max_length: int = 128,
+    pack: bool = False,
+    seed: int = 0,
+    allow_pickle: bool = False,
+    cache_root: Path | None = None,
+) -> GeneralSetup:
+    """Load the teacher, build the student and the masked corpus: what `distil_general` trains, and what
+    `benchmarks/general_profile.py` profiles with the same code."""
+    teacher, tokenizer, has_head = load_masked_lm(teacher_name, allow_pickle)
+    data, cache = masked_corpus(corpus, tokenizer, max_length, pack, seed, cache_root)
+    if init == "auto":
+        same_width = hidden_size in (None, teacher.config.hidden_size)
+        init = "teacher" if same_width else "random"
+    student, used_map = build_student(teacher, layer_map, student_layers, init, seed, hidden_size, num_heads)
+    objective = GeneralDistilObjective(student, teacher, used_map, weights, teacher_has_head=has_head)
+    return GeneralSetup(objective, data, tokenizer, cache, init, has_head)
 
 
 def train_mlm_head(

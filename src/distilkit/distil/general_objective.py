@@ -97,11 +97,16 @@ class GeneralDistilObjective(Objective):
         # Attention or relation losses alone leave the last layer's output block without gradient.
         self.leaves_parameters_unused = not (w.uses_head or w.alpha_cos > 0 or w.alpha_hid > 0)
 
+    @property
+    def teacher(self) -> nn.Module:
+        """The frozen teacher (outside the module tree, see __init__)."""
+        return self._teacher[0]
+
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         w = self.weights
         inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
         options = {"output_hidden_states": w.alpha_hid > 0, "output_attentions": w.alpha_att > 0}
-        teacher = self._teacher[0]
+        teacher = self.teacher
         with torch.no_grad():
             t_out = teacher.base_model(**inputs, **options)
         t_qkv = self._qkv[1].take() if self._qkv else None
