@@ -121,6 +121,10 @@ def summarise(rows: list[str], tasks: list[str], seeds: list[int], out: Path) ->
             "tasks": scores,
             "macro": statistics.fmean(s["mean"] for s in scores.values()) if complete else None,
         }
+        distilled = out / row / "results.json"
+        if row in GENERAL_ROWS and distilled.is_file():
+            train = json.loads(distilled.read_text())["train"]
+            table[row]["distil"] = {k: train[k] for k in ("steps", "train_seconds", "tokens_per_second", "final_loss")}
     base = table.get("teacher", {}).get("macro")
     for row in table.values():
         row["retention"] = row["macro"] / base if base and row["macro"] is not None else None
@@ -134,8 +138,8 @@ def to_markdown(summary: dict, args: argparse.Namespace) -> str:
         f"General distillation: {args.layers}-layer students, {args.steps} steps on {' '.join(args.corpus)}; "
         f"fine-tuned {budget} at lr {args.lr}, seeds {summary['seeds']} (test splits)",
         "",
-        "| row | " + " | ".join(tasks) + " | macro | retention |",
-        "|---|" + "---|" * (len(tasks) + 2),
+        "| row | " + " | ".join(tasks) + " | macro | retention | distillation |",
+        "|---|" + "---|" * (len(tasks) + 3),
     ]
     for name, row in summary["rows"].items():
         cells = [
@@ -143,7 +147,9 @@ def to_markdown(summary: dict, args: argparse.Namespace) -> str:
         ]
         macro = f"{row['macro']:.4f}" if row["macro"] is not None else "—"
         retention = f"{row['retention']:.1%}" if row["retention"] is not None else "—"
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {macro} | {retention} |")
+        d = row.get("distil")
+        cost = f"{d['steps']} steps, {d['train_seconds'] / 60:.0f} min, {d['tokens_per_second']:.0f} tok/s" if d else ""
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {macro} | {retention} | {cost} |")
     return "\n".join(lines) + "\n"
 
 
