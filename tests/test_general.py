@@ -19,7 +19,7 @@ from distilkit.distil.general_objective import GeneralDistilObjective, GeneralWe
 from distilkit.distil.mlm_head import MlmHeadObjective, head_parameters
 from distilkit.distil.trainer import TrainConfig, train
 from distilkit.errors import DistilkitError
-from distilkit.general import distil_general, masked_corpus
+from distilkit.general import distil_general, masked_corpus, prepare_general
 from distilkit.student import build_student
 from distilkit.teacher import load_masked_lm
 
@@ -106,9 +106,8 @@ def test_bare_encoder_teacher_refuses_ce_and_distils_without_a_head(tmp_path, se
         GeneralDistilObjective(teacher, teacher, [0, 1], GeneralWeights(), teacher_has_head=False)
     weights = GeneralWeights(alpha_ce=0, alpha_mlm=0, alpha_cos=1, alpha_rel=1)
     cfg = TrainConfig(max_steps=3, batch_size=8)
-    result = distil_general(
-        str(bare), [corpus], tmp_path / "out", cfg, weights, student_layers=2, cache_root=tmp_path / "cache", quiet=True
-    )
+    setup = prepare_general(str(bare), [corpus], weights, student_layers=2, cache_root=tmp_path / "cache")
+    result = distil_general(setup, tmp_path / "out", cfg, quiet=True)
     student = AutoModelForMaskedLM.from_pretrained(result["model"])
     assert student.config.num_hidden_layers == 2 and student.config.architectures == ["BertForMaskedLM"]
 

@@ -366,11 +366,10 @@ def distil_general(
     weights = GeneralWeights(
         alpha_ce, alpha_mlm, alpha_cos, alpha_hid, alpha_att, alpha_rel, temperature, ce_tokens, relation_heads
     )
-    result = general.distil_general(
+    train_cfg = _train_cfg(ctx.params)
+    setup = general.prepare_general(
         teacher,
         corpus,
-        out,
-        _train_cfg(ctx.params),
         weights,
         student_layers=student_layers,
         layer_map=layer_map,
@@ -379,9 +378,10 @@ def distil_general(
         num_heads=num_heads,
         max_length=max_length,
         pack=pack,
-        resume=resume,
+        seed=train_cfg.seed,
         allow_pickle=allow_pickle,
     )
+    result = general.distil_general(setup, out, train_cfg, resume=resume)
     if main_process:
         _print_general(result)
 

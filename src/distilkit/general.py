@@ -54,42 +54,34 @@ def _corpus_summary(cache: TokenCache, data: MaskedCorpus) -> dict:
     }
 
 
-def distil_general(
-    teacher_name: str,
-    corpus: Sequence[str | Path],
-    out: Path,
-    train_cfg: TrainConfig,
-    weights: GeneralWeights,
-    student_layers: int | None = None,
-    layer_map: str | None = None,
-    init: str = "auto",
-    hidden_size: int | None = None,
-    num_heads: int | None = None,
-    max_length: int = 128,
-    pack: bool = False,
-    resume: bool = False,
-    allow_pickle: bool = False,
-    cache_root: Path | None = None,
-    quiet: bool = False,
-) -> dict:
-    """Distil a teacher into a general-purpose masked-LM student on raw text (DistilBERT's pre-training recipe).
+@dataclass
+class GeneralSetup:
+    """Everything a general-distillation run trains with, before the loop starts."""
 
-    init="auto" copies the mapped teacher layers when the student has the teacher's width, else starts at random.
-    """
-    setup = prepare_general(
-        teacher_name, corpus, weights, student_layers, layer_map, init, hidden_size, num_heads, max_length, pack,
-        train_cfg.seed, allow_pickle, cache_root,
-    )  # fmt: skip
+    teacher_name: str
+    objective: GeneralDistilObjective
+    data: MaskedCorpus
+    tokenizer: object
+    cache: TokenCache
+    init: str  # what init="auto" resolved to
+    teacher_has_head: bool
+
+
+def distil_general(
+    setup: GeneralSetup, out: Path, train_cfg: TrainConfig, resume: bool = False, quiet: bool = False
+) -> dict:
+    """Distil a teacher into a general-purpose masked-LM student on raw text (DistilBERT's pre-training recipe):
+    train what `prepare_general` built, save the student and its results.json."""
     summary = train(setup.objective, setup.data, setup.tokenizer, train_cfg, out, resume=resume, quiet=quiet)
     student = setup.objective.model
     result = {
         "model": str(out / "model"),
-        "teacher": teacher_name,
+        "teacher": setup.teacher_name,
         "teacher_has_mlm_head": setup.teacher_has_head,
         "layer_map": setup.objective.layer_map,
         "init": setup.init,
         "student": {k: getattr(student.config, k) for k in ("num_hidden_layers", "hidden_size", "num_attention_heads")},
-        "weights": asdict(weights),
+        "weights": asdict(setup.objective.weights),
         "corpus": _corpus_summary(setup.cache, setup.data),
         "train": summary,
     }
@@ -97,18 +89,6 @@ def distil_general(
         save_model(student, setup.tokenizer, out / "model")
         write_json(out / "results.json", result)
     return result
-
-
-@dataclass
-class GeneralSetup:
-    """Everything a general-distillation run trains with, before the loop starts."""
-
-    objective: GeneralDistilObjective
-    data: MaskedCorpus
-    tokenizer: object
-    cache: TokenCache
-    init: str  # what init="auto" resolved to
-    teacher_has_head: bool
 
 
 def prepare_general(
@@ -127,7 +107,11 @@ def prepare_general(
     cache_root: Path | None = None,
 ) -> GeneralSetup:
     """Load the teacher, build the student and the masked corpus: what `distil_general` trains, and what
-    `benchmarks/general_profile.py` profiles with the same code."""
+    `benchmarks/general_profile.py` profiles with the same code.
+
+    init="auto" copies the mapped teacher layers when the student has the teacher's width, else starts at random;
+    `seed` draws the random parts (a random student, the masks) and must be the training seed.
+    """
     teacher, tokenizer, has_head = load_masked_lm(teacher_name, allow_pickle)
     data, cache = masked_corpus(corpus, tokenizer, max_length, pack, seed, cache_root)
     if init == "auto":
@@ -135,7 +119,7 @@ def prepare_general(
         init = "teacher" if same_width else "random"
     student, used_map = build_student(teacher, layer_map, student_layers, init, seed, hidden_size, num_heads)
     objective = GeneralDistilObjective(student, teacher, used_map, weights, teacher_has_head=has_head)
-    return GeneralSetup(objective, data, tokenizer, cache, init, has_head)
+    return GeneralSetup(teacher_name, objective, data, tokenizer, cache, init, has_head)
 
 
 def train_mlm_head(
