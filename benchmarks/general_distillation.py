@@ -131,6 +131,12 @@ def summarise(rows: list[str], tasks: list[str], seeds: list[int], out: Path) ->
     return {"tasks": tasks, "seeds": seeds, "rows": table}
 
 
+def cell(score: dict, seeds: int) -> str:
+    """mean ± sd over the seeds; one run is shown alone, and a count below the protocol's seeds is shown."""
+    text = f"{score['mean']:.4f}" if score["n"] == 1 else f"{score['mean']:.4f} ± {score['sd']:.4f}"
+    return text if score["n"] == seeds else f"{text} (n={score['n']})"
+
+
 def to_markdown(summary: dict, args: argparse.Namespace) -> str:
     tasks = summary["tasks"]
     budget = f"{args.finetune_max_steps} steps" if args.finetune_max_steps else f"{args.finetune_epochs} epochs"
@@ -142,9 +148,7 @@ def to_markdown(summary: dict, args: argparse.Namespace) -> str:
         "|---|" + "---|" * (len(tasks) + 3),
     ]
     for name, row in summary["rows"].items():
-        cells = [
-            f"{row['tasks'][t]['mean']:.4f} ± {row['tasks'][t]['sd']:.4f}" if t in row["tasks"] else "—" for t in tasks
-        ]
+        cells = [cell(row["tasks"][t], len(summary["seeds"])) if t in row["tasks"] else "—" for t in tasks]
         macro = f"{row['macro']:.4f}" if row["macro"] is not None else "—"
         retention = f"{row['retention']:.1%}" if row["retention"] is not None else "—"
         d = row.get("distil")
