@@ -12,10 +12,8 @@ Rows:
 The triple-loss rows distil from the teacher with the MLM head `distilkit mlm-head` trains (way (a)). Every general
 row gets the same number of optimizer steps (`--steps`), so rows differ in their losses only, not in their budget.
 Every run is a `distilkit` subprocess with its own log under OUT, skipped when its results.json exists; a killed run
-continues from its checkpoints (`--resume`), so the protocol can be spread over several sittings. Measured on the
-2-core machine of the README (two runs at a time, one thread each): a triple-loss row of 800 steps took 15-20 min
-(910 tokens/s), a head-less one 12 min, a 1-epoch fine-tune of a 3-layer student 2.5 min on sentiment-rt and 1 min on
-topics-bbc at max length 64 (the teacher twice that); the README's table took 1 h 45 min with 3 seeds.
+continues from its checkpoints (`--resume`), so the protocol can be spread over several sittings. The command below
+made the README's "General distillation" table; its costs on the 2-core machine are stated there.
 
     python benchmarks/general_distillation.py --corpus ../shared/data/corpus --out runs/general-table \\
         --steps 800 --head-steps 600 --tasks sentiment-rt,topics-bbc --seeds 0,1,2 --finetune-epochs 1 \\
