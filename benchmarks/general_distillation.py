@@ -35,10 +35,10 @@ from pathlib import Path
 GENERAL_ROWS = {
     "general": [],
     "random-init": ["--init", "random"],
-    "no-ce": ["--alpha-ce", "0"],
+    "no-ce": ["--alpha-kd", "0"],
     "no-mlm": ["--alpha-mlm", "0"],
     "no-cos": ["--alpha-cos", "0"],
-    "no-head": ["--alpha-ce", "0", "--alpha-mlm", "0", "--alpha-cos", "1", "--alpha-hid", "1", "--alpha-rel", "1"],
+    "no-head": ["--alpha-kd", "0", "--alpha-mlm", "0", "--alpha-cos", "1", "--alpha-hid", "1", "--alpha-rel", "1"],
 }
 TOKEN_TASKS = {"pos-oanc": "accuracy", "ner-bbc-silver": "f1"}  # headline metric of each token task
 
@@ -65,9 +65,9 @@ def run(cmd: list[str], out: Path, threads: int) -> Path:
 
 def teacher_cut(teacher: str, layers: int, out: Path) -> Path:
     """The teacher-init row's model: the student `distil-general` would start from, saved before any training."""
-    from distilkit.student import build_student
-    from distilkit.teacher import load_masked_lm
-    from distilkit.workflows import save_model, write_json
+    from distilkit.core.atomic import save_model, write_json
+    from distilkit.models.student import build_student
+    from distilkit.models.teacher import load_masked_lm
 
     if (out / "results.json").is_file():
         return out / "model"

@@ -21,9 +21,9 @@ from torch import nn
 from torch.profiler import ProfilerActivity, profile, record_function
 
 from distilkit.distil.general_objective import GeneralWeights
-from distilkit.distil.mlm_head import head_of
 from distilkit.distil.trainer import TrainConfig, train
-from distilkit.general import prepare_general
+from distilkit.models.heads import head_of
+from distilkit.recipes.general import prepare_general
 
 DATA = "enumerate(DataLoader)"  # torch's own label of the loader's __next__
 OPTIMIZER = ("Optimizer.step", "Optimizer.zero_grad")
@@ -81,7 +81,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     weights = (
-        GeneralWeights(alpha_ce=0, alpha_mlm=0, alpha_cos=1, alpha_hid=1, alpha_rel=1)
+        GeneralWeights(alpha_kd=0, alpha_mlm=0, alpha_cos=1, alpha_hid=1, alpha_rel=1)
         if args.no_head
         else GeneralWeights()
     )

@@ -13,9 +13,9 @@ from safetensors.torch import save_file
 
 from distilkit.distil.general_objective import GeneralDistilObjective, GeneralWeights
 from distilkit.distil.trainer import TrainConfig, process_state, train
-from distilkit.general import masked_corpus
-from distilkit.student import build_student
-from distilkit.teacher import load_masked_lm
+from distilkit.models.student import build_student
+from distilkit.models.teacher import load_masked_lm
+from distilkit.recipes.general import masked_corpus
 
 
 def main() -> None:

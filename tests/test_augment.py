@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from distilkit.core.errors import DistilkitError
 from distilkit.data.augment import augment_split, augment_token_split, perturb
 from distilkit.data.classification import ClassificationSplit
-from distilkit.errors import DistilkitError
 
 TEXTS = [
     "a thoroughly charming and funny film with a great cast",
@@ -103,7 +103,7 @@ def test_distil_with_augment_trains_on_the_larger_transfer_set(tmp_path, tiny_te
 
 
 def test_token_copies_mask_words_and_keep_every_tag():
-    from distilkit.data.tokens import TokenSplit
+    from distilkit.data.tagged import TokenSplit
 
     words = [[f"w{i}" for i in range(30)], ["one"]]
     tags = [["NN"] * 15 + ["VB"] * 15, ["CD"]]

@@ -17,7 +17,7 @@ from distilkit.bench import ModelSpec, parse_model_args, run_bench
 from distilkit.bench.configs import param_count, parse_config_spec
 from distilkit.bench.measure import Worker, disk_bytes
 from distilkit.bench.report import SCHEMA, render_markdown, render_table
-from distilkit.errors import DistilkitError
+from distilkit.core.errors import DistilkitError
 
 TINY_CONFIG = "bert-base:vocab_size=200:hidden_size=32:num_hidden_layers=2:num_attention_heads=2:intermediate_size=64"
 

@@ -11,10 +11,10 @@ from test_token_training import write_conll
 
 from distilkit.bench.backends import read_test_split, split_labels, split_texts
 from distilkit.bench.report import render_markdown
-from distilkit.data.tokens import load_token_data
-from distilkit.evaluate_tokens import evaluate_tagger
+from distilkit.data.tagged import load_token_data
+from distilkit.evaluate.tagger import evaluate_tagger
 from distilkit.export.pipeline import export_bundle
-from distilkit.teacher import load_classifier
+from distilkit.models.teacher import load_classifier
 
 SENTENCES = [
     (["the", "actor", "story", "was", "good"], ["O", "B-PER", "I-PER", "O", "O"]),

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from distilkit.errors import DistilkitError
+from distilkit.core.errors import DistilkitError
 from distilkit.serve.chat_eval import evaluate_bot, load_eval_set
 from distilkit.serve.chatbot import Chatbot, load_bot
 

@@ -11,7 +11,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from typer.testing import CliRunner
 
 from distilkit.cli import app
-from distilkit.errors import DistilkitError
+from distilkit.core.errors import DistilkitError
 
 runner = CliRunner()
 

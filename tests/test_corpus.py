@@ -10,8 +10,8 @@ import pytest
 from conftest import make_tokenizer
 from general_helpers import write_corpus
 
+from distilkit.core.errors import DistilkitError
 from distilkit.data.corpus import MIN_TOKENS, CorpusSequences, build_cache, corpus_files, iter_paragraphs
-from distilkit.errors import DistilkitError
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from conftest import toy_rows, write_csv
 
+from distilkit.core.errors import DistilkitError
 from distilkit.data.batching import LengthGroupedBatches
 from distilkit.data.classification import Columns, load_classification, read_split
-from distilkit.errors import DistilkitError
 
 
 def test_reads_csv_tsv_jsonl_and_text_pairs(tmp_path):

@@ -11,8 +11,8 @@ from transformers import AutoConfig
 from typer.testing import CliRunner
 
 from distilkit.cli import app
-from distilkit.distil.embedding import read_texts
-from distilkit.errors import DistilkitError
+from distilkit.core.errors import DistilkitError
+from distilkit.data.texts import read_texts
 from distilkit.export import export_bundle
 from distilkit.runtime import Predictor
 

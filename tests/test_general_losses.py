@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from distilkit.distil.general_losses import attention_loss, cosine_loss, relation_loss
+from distilkit.distil.losses import attention_loss, cosine_loss, relation_loss
 
 MASK = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
 

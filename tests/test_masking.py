@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from distilkit.distil.masking import IGNORE, Masker, MaskingConfig
+from distilkit.core.tasks import IGNORE_INDEX as IGNORE
+from distilkit.data.masking import Masker, MaskingConfig
 
 CLS, SEP, MASK, PAD = 2, 3, 4, 0
 SPECIALS = [PAD, 1, CLS, SEP, MASK]
@@ -69,7 +70,7 @@ def test_masks_depend_on_seed_epoch_and_index_only(tmp_path):
     from conftest import make_tokenizer
     from general_helpers import write_corpus
 
-    from distilkit.general import masked_corpus
+    from distilkit.recipes.general import masked_corpus
 
     tokenizer = make_tokenizer(tmp_path / "tok")
     corpus = write_corpus(tmp_path / "c.txt", lines=50)

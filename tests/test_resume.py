@@ -13,8 +13,8 @@ from distilkit.data.classification import load_classification
 from distilkit.distil.checkpoint import latest_checkpoint
 from distilkit.distil.objectives import DistilObjective, DistilWeights, FinetuneObjective
 from distilkit.distil.trainer import TrainConfig, train
-from distilkit.student import build_student
-from distilkit.teacher import load_classifier
+from distilkit.models.student import build_student
+from distilkit.models.teacher import load_classifier
 
 
 class Crash(Exception):

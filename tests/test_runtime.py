@@ -15,7 +15,7 @@ from export_helpers import FRESH_TEXTS, TAGS, save_tiny_tagger
 from typer.testing import CliRunner
 
 from distilkit.cli import app
-from distilkit.errors import DistilkitError
+from distilkit.core.errors import DistilkitError
 from distilkit.export import export_bundle
 from distilkit.runtime import Predictor, TextEncoder, load_bundle
 from distilkit.runtime.cli import main as runtime_main

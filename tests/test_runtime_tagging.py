@@ -13,13 +13,13 @@ from export_helpers import TAGS, save_tiny_tagger
 from test_cli import invoke
 from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-from distilkit.data.alignment import words_with_offsets
-from distilkit.data.tokens import TokenSplit
-from distilkit.errors import DistilkitError
-from distilkit.evaluate_tokens import predict_word_logits
+from distilkit.core.errors import DistilkitError
+from distilkit.core.words import words_with_offsets
+from distilkit.data.tagged import TokenSplit
+from distilkit.evaluate.tagger import predict_word_logits
 from distilkit.export import export_bundle
 from distilkit.runtime import Predictor
-from distilkit.runtime.predictor import softmax
+from distilkit.runtime.probabilities import softmax
 from distilkit.runtime.tagging import WordTagger
 
 TEXTS = [

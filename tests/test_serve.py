@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from serve_helpers import CountingSession, make_bundles, write_bot
 
-from distilkit.errors import DistilkitError
+from distilkit.core.errors import DistilkitError
 from distilkit.runtime import Predictor, session_options
 from distilkit.serve.app import build_state, create_app
 from distilkit.serve.config import TOKEN_ENV, ServeConfig

@@ -13,8 +13,8 @@ from transformers import (
     RobertaForSequenceClassification,
 )
 
-from distilkit.errors import DistilkitError
-from distilkit.student import build_student, default_layer_map, parse_layer_map
+from distilkit.core.errors import DistilkitError
+from distilkit.models.student import build_student, default_layer_map, parse_layer_list, parse_layer_map
 
 
 def test_default_layer_map_matches_distilbert_for_12_to_6():
@@ -37,7 +37,7 @@ def test_default_layer_map_spans_first_to_last_in_order(teacher, student):
 )
 def test_bad_layer_maps_are_refused_with_the_field_named(text, message):
     with pytest.raises(DistilkitError, match=message) as err:
-        parse_layer_map(text, teacher_layers=4, student_layers=2)
+        parse_layer_map(parse_layer_list(text), teacher_layers=4, student_layers=2)
     assert "layer_map" in str(err.value)
 
 

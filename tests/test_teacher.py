@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from conftest import save_tiny_model
 
-from distilkit.errors import DistilkitError
-from distilkit.teacher import embedded_teacher_dir, load_classifier, resolve_model_path
+from distilkit.core.errors import DistilkitError
+from distilkit.models.teacher import embedded_teacher_dir, load_classifier, resolve_model_path
 
 
 def test_local_folder_with_safetensors_is_accepted(tiny_teacher):

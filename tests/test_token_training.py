@@ -13,15 +13,15 @@ from conftest import save_tiny_model
 from test_cli import invoke
 from transformers import AutoConfig
 
-from distilkit.data.alignment import IGNORE_INDEX
+from distilkit.core.errors import DistilkitError
+from distilkit.core.tasks import IGNORE_INDEX
 from distilkit.data.batching import encode_token_split, make_loader
-from distilkit.data.tokens import load_token_data
+from distilkit.data.tagged import load_token_data
 from distilkit.distil.objectives import DistilObjective, DistilWeights, FinetuneObjective, teacher_logits_for
-from distilkit.errors import DistilkitError
-from distilkit.evaluate_tokens import evaluate_tagger, predict_word_logits
-from distilkit.metrics_tokens import tag_metrics
-from distilkit.student import build_student
-from distilkit.teacher import load_classifier
+from distilkit.evaluate.tag_metrics import tag_metrics
+from distilkit.evaluate.tagger import evaluate_tagger, predict_word_logits
+from distilkit.models.student import build_student
+from distilkit.models.teacher import load_classifier
 
 FILLER = ["the", "a", "was", "and", "very", "good", "plot", "it", "of", "is"]
 

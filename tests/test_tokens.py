@@ -12,16 +12,12 @@ import pytest
 from tokenizers.pre_tokenizers import BertPreTokenizer
 from transformers import BertTokenizerFast
 
-from distilkit.data.alignment import (
-    IGNORE_INDEX,
-    encode_words,
-    merge_windows,
-    spans_from_bio,
-    words_with_offsets,
-)
-from distilkit.data.tokens import load_token_data, read_conll, read_token_jsonl, to_iob2
-from distilkit.errors import DistilkitError
-from distilkit.metrics_tokens import entity_metrics, token_accuracy
+from distilkit.core.errors import DistilkitError
+from distilkit.core.tasks import IGNORE_INDEX
+from distilkit.core.words import merge_windows, spans_from_bio, words_with_offsets
+from distilkit.data.alignment import encode_words
+from distilkit.data.tagged import load_token_data, read_conll, read_token_jsonl, to_iob2
+from distilkit.evaluate.tag_metrics import entity_metrics, token_accuracy
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from distilkit.errors import DistilkitError
+from distilkit.core.errors import DistilkitError
 
 ROUNDS = 5  # timed runs are split into this many interleaved blocks per setting (fewer when runs < ROUNDS)
 
@@ -106,7 +106,7 @@ def _check(models: list[ModelSpec], test_file: Path | None, runs: int, warmup: i
         raise DistilkitError(f"{test_file}: no such test file")
     from distilkit.bench.backends import is_bundle
     from distilkit.bench.configs import parse_config_spec
-    from distilkit.teacher import resolve_model_path
+    from distilkit.models.teacher import resolve_model_path
 
     for m in models:
         if m.config is not None:
@@ -184,7 +184,7 @@ def run_bench(
     from distilkit.bench.configs import materialize
     from distilkit.bench.measure import Worker, disk_bytes, onnx_params, summarize, weight_files
     from distilkit.bench.report import build_report, write_report
-    from distilkit.teacher import resolve_model_path
+    from distilkit.models.teacher import resolve_model_path
 
     out_dir = Path(out_dir)
     reference = _check(models, test_file, runs, warmup, reference)

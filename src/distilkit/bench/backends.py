@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from distilkit.errors import DistilkitError
+from distilkit.core.errors import DistilkitError
 
 # name -> (batch size, sequence length); the names are report.json keys.
 SETTINGS: dict[str, tuple[int, int]] = {"b1_s128": (1, 128), "b1_s32": (1, 32), "b32_s128": (32, 128)}
@@ -50,7 +50,7 @@ def read_test_split(path: str | Path):
             first = next((line for line in f if line.strip()), "")
         tokens = first.lstrip().startswith("{") and '"tokens"' in first
     if tokens:
-        from distilkit.data.tokens import read_token_split
+        from distilkit.data.tagged import read_token_split
 
         return read_token_split(path)
     from distilkit.data.classification import read_split
@@ -93,12 +93,13 @@ class TorchBackend:
             AutoTokenizer,
         )
 
-        from distilkit.teacher import TASKS, load_kwargs
+        from distilkit.core.tasks import CLASSIFIER_ARCHITECTURES
+        from distilkit.models.teacher import load_kwargs
 
         torch.set_num_threads(threads)
         try:
             architectures = AutoConfig.from_pretrained(path, trust_remote_code=False).architectures or []
-            self.tokens = any(a.endswith(TASKS["token-classification"]) for a in architectures)
+            self.tokens = any(a.endswith(CLASSIFIER_ARCHITECTURES["token-classification"]) for a in architectures)
             auto = AutoModelForTokenClassification if self.tokens else AutoModelForSequenceClassification
             self.model = auto.from_pretrained(path, **load_kwargs(allow_pickle=False))
         except Exception as e:  # transformers raises OSError, ValueError, safetensors errors...; one line for users
@@ -173,8 +174,8 @@ class TorchBackend:
         return {"seconds": time.perf_counter() - start}
 
     def evaluate(self, split) -> dict:
-        from distilkit.evaluate import evaluate_classifier
-        from distilkit.evaluate_tokens import evaluate_tagger
+        from distilkit.evaluate.classifier import evaluate_classifier
+        from distilkit.evaluate.tagger import evaluate_tagger
 
         if self.tokenizer is None:
             raise DistilkitError("nothing to evaluate (no tokenizer)")
@@ -251,7 +252,7 @@ class BundleBackend:
         return {"seconds": time.perf_counter() - start, "session_seconds": session_seconds}
 
     def evaluate(self, split) -> dict:
-        from distilkit.metrics_classification import classification_metrics
+        from distilkit.evaluate.classification_metrics import classification_metrics
 
         if self.tokens != hasattr(split, "sentences"):
             kind = "a token classifier" if self.tokens else "a sequence classifier"
@@ -268,8 +269,8 @@ class BundleBackend:
 
     def _evaluate_tags(self, split) -> dict:
         """Word-level tags on the split's own words, scored like a PyTorch tagger (`tag_metrics`)."""
-        from distilkit.data.tokens import require_known_tags
-        from distilkit.metrics_tokens import tag_metrics
+        from distilkit.data.tagged import require_known_tags
+        from distilkit.evaluate.tag_metrics import tag_metrics
 
         require_known_tags(split, self.label_names, "bundle")
         return tag_metrics(split.tags, self.predictor.tag_sentences(split.sentences), split.is_bio)

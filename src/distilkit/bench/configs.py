@@ -23,7 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from distilkit.errors import DistilkitError
+from distilkit.core.errors import DistilkitError
 
 NUM_LABELS = 2
 KNOWN = {

@@ -33,7 +33,7 @@ from collections import deque
 from pathlib import Path
 
 from distilkit.bench.backends import SETTINGS, one_line
-from distilkit.errors import DistilkitError
+from distilkit.core.errors import DistilkitError
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".onnx", ".onnx_data", ".onnx.data")
 NOT_WEIGHTS = {"training_args.bin"}

@@ -41,7 +41,7 @@ floats (1.0 = equal); a ratio whose denominator is missing or zero is ``null``.
           "peak_rss_after_eval_bytes": int | null,    # ru_maxrss after quality evaluation (null: no evaluation)
           "load_s": float, "eval_s": float | null,
           "metrics": {} | {"accuracy": float, "macro_f1": float, "per_class": {...}, "labels": [...],
-                           "confusion_matrix": [[...]], "n": int}   # distilkit.metrics_classification
+                           "confusion_matrix": [[...]], "n": int}   # distilkit.evaluate.classification_metrics
                      | {"accuracy": float, "words": int, "headline": str,          # token classifiers: token accuracy,
                         "f1", "precision", "recall", "macro_f1", "per_type"}       # entity figures for BIO tags
         }

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tokenizers import Tokenizer
 
-from distilkit.errors import DistilkitError
+from distilkit.core.errors import DistilkitError
 
 
 def load_tokenizer(folder: str | Path) -> Tokenizer:

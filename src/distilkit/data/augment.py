@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import random
 
+from distilkit.core.errors import DistilkitError
 from distilkit.data.classification import ClassificationSplit
-from distilkit.data.tokens import TokenSplit
-from distilkit.errors import DistilkitError
+from distilkit.data.tagged import TokenSplit
 
 MAX_TRIES = 10  # attempts at a copy that differs from its source (a one-word text may never differ)
 

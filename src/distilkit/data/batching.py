@@ -17,12 +17,16 @@ from typing import Protocol
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from distilkit.data.alignment import IGNORE_INDEX, encode_words
+from distilkit.core.errors import DistilkitError
+from distilkit.core.tasks import IGNORE_INDEX, MODEL_INPUTS
+from distilkit.data.alignment import encode_words
 from distilkit.data.classification import ClassificationSplit
-from distilkit.data.tokens import TokenSplit
-from distilkit.errors import DistilkitError
+from distilkit.data.tagged import TokenSplit
 
-TOKEN_KEYS = ("input_ids", "token_type_ids", "attention_mask")
+
+def model_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The tensors of a batch that the encoder takes (labels, indices and bookkeeping stay behind)."""
+    return {k: batch[k] for k in MODEL_INPUTS if k in batch}
 
 
 class EncodedSplit(torch.utils.data.Dataset):
@@ -54,7 +58,7 @@ def encode_split(
 ) -> EncodedSplit:
     """Tokenise a split with truncation and no padding; labels become ids of the model's label vocabulary."""
     enc = tokenizer(split.texts, split.pairs, truncation=True, max_length=max_length)
-    keys = [k for k in TOKEN_KEYS if k in enc]
+    keys = [k for k in MODEL_INPUTS if k in enc]
     features = [{k: enc[k][i] for k in keys} for i in range(len(split))]
     return EncodedSplit(features, [label2id[label] for label in split.labels])
 
@@ -75,8 +79,15 @@ def encode_token_split(
         )
     except ValueError as e:  # bad max_length/stride, or a word that tokenizes to nothing even as [UNK]
         raise DistilkitError(f"{split.source}: {e}") from None
-    features = [{k: w[k] for k in TOKEN_KEYS if k in w} for w in windows]
+    features = [{k: w[k] for k in MODEL_INPUTS if k in w} for w in windows]
     return EncodedSplit(features, [w["labels"] for w in windows]), windows
+
+
+def encode_texts(tokenizer, texts: list[str], max_length: int) -> EncodedSplit:
+    """Token ids without padding; the label slot is unused (0) by embedding distillation."""
+    enc = tokenizer(texts, truncation=True, max_length=max_length)
+    keys = [k for k in MODEL_INPUTS if k in enc]
+    return EncodedSplit([{k: enc[k][i] for k in keys} for i in range(len(texts))], [0] * len(texts))
 
 
 class LengthGroupedBatches(torch.utils.data.Sampler[list[int]]):
@@ -135,7 +146,7 @@ class PadCollator:
         self.tokenizer = tokenizer
 
     def __call__(self, items: list[dict]) -> dict[str, torch.Tensor]:
-        token_keys = [k for k in TOKEN_KEYS if k in items[0]]
+        token_keys = [k for k in MODEL_INPUTS if k in items[0]]
         batch = self.tokenizer.pad([{k: it[k] for k in token_keys} for it in items], return_tensors="pt")
         batch = dict(batch)
         labels = [it["labels"] for it in items]

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from distilkit.errors import DistilkitError, at
+from distilkit.core.errors import DistilkitError, at
+from distilkit.data.sources import Source, hf_name_and_split, is_hf, split_sources
 
 FILE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
 
@@ -160,7 +161,8 @@ def load_classification(
     Each argument is a file path, a folder holding train/dev/test files, or ``hf:NAME`` for a Hugging Face dataset
     (``hf:NAME`` loads its train/validation/test splits).
     """
-    train_split, dev_split, test_split = _resolve_splits(train, dev, test, columns)
+    sources = split_sources(train, dev, test, tuple(FILE_FORMATS))
+    train_split, dev_split, test_split = (_read(source, columns) for source in sources)
     label_names = sorted(set(train_split.labels))
     known = set(label_names)
     for split in (dev_split, test_split):
@@ -176,39 +178,10 @@ def load_classification(
     return ClassificationData(train_split, dev_split, test_split, label_names)
 
 
-def _resolve_splits(
-    train: str | Path, dev: str | Path | None, test: str | Path | None, columns: Columns | None
-) -> tuple[ClassificationSplit, ClassificationSplit | None, ClassificationSplit | None]:
-    """Turn the user's train/dev/test arguments into splits (see `load_classification`)."""
-    if isinstance(train, str) and train.startswith("hf:"):
-        name = train[3:]
-        dev_split = read_hf_split(name, "validation", columns) if dev is None else _one(dev, columns)
-        test_split = read_hf_split(name, "test", columns) if test is None else _one(test, columns)
-        return read_hf_split(name, "train", columns), dev_split, test_split
-    train_path = Path(train)
-    if train_path.is_dir():
-        found = {s: find_split_file(train_path, s) for s in ("train", "dev", "test")}
-        if found["train"] is None:
-            raise at(train_path, None, "no train.csv, train.tsv or train.jsonl in this folder")
-        dev = dev if dev is not None else found["dev"]
-        test = test if test is not None else found["test"]
-        train_path = found["train"]
-    return read_split(train_path, columns), _one(dev, columns), _one(test, columns)
-
-
-def _one(spec: str | Path | None, columns: Columns | None) -> ClassificationSplit | None:
-    if spec is None:
+def _read(source: Source | None, columns: Columns | None) -> ClassificationSplit | None:
+    """One split from a file or ``hf:NAME@split`` (see `data.sources`)."""
+    if source is None:
         return None
-    if isinstance(spec, str) and spec.startswith("hf:"):
-        name, _, split = spec[3:].partition("@")
-        return read_hf_split(name, split or "test", columns)
-    return read_split(spec, columns)
-
-
-def find_split_file(folder: Path, split: str) -> Path | None:
-    """The file of `split` in a data folder, whichever supported format it is in."""
-    for suffix in FILE_FORMATS:
-        candidate = folder / f"{split}{suffix}"
-        if candidate.is_file():
-            return candidate
-    return None
+    if is_hf(source):
+        return read_hf_split(*hf_name_and_split(str(source)), columns)
+    return read_split(source, columns)

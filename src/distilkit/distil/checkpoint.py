@@ -9,7 +9,6 @@ Everything is loaded with `torch.load(weights_only=True)`: no pickle code runs o
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
 from dataclasses import asdict, dataclass
@@ -18,6 +17,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
+
+from distilkit.core.atomic import new_folder, write_text
 
 KEEP = 2  # checkpoints kept on disk; older ones are deleted once a newer one is complete
 
@@ -31,13 +32,6 @@ class Progress:
     batches_in_epoch: int = 0
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write a small file so readers see either the old or the new content, never a torn one."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def save_checkpoint(
     root: Path,
     module: nn.Module,
@@ -48,25 +42,20 @@ def save_checkpoint(
     """Write checkpoint `step-<N>` under `root` atomically and point `latest` at it."""
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step-{progress.step}"
-    tmp = root / f".tmp-step-{progress.step}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    state = {k: v.detach().contiguous() for k, v in module.state_dict().items()}
-    save_file(_untie(state), tmp / "trainable.safetensors")
-    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-    torch.save(
-        {
-            "progress": asdict(progress),
-            "scheduler": scheduler.state_dict(),
-            "torch_rng": torch.get_rng_state(),
-            "python_rng": random.getstate(),
-        },
-        tmp / "state.pt",
-    )
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    atomic_write_text(root / "latest", final.name)
+    with new_folder(final) as tmp:
+        state = {k: v.detach().contiguous() for k, v in module.state_dict().items()}
+        save_file(_untie(state), tmp / "trainable.safetensors")
+        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+        torch.save(
+            {
+                "progress": asdict(progress),
+                "scheduler": scheduler.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+                "python_rng": random.getstate(),
+            },
+            tmp / "state.pt",
+        )
+    write_text(root / "latest", final.name)
     for old in sorted(root.glob("step-*"), key=lambda p: int(p.name.split("-")[1]))[:-KEEP]:
         shutil.rmtree(old, ignore_errors=True)
     return final

@@ -14,19 +14,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from distilkit.distil.general_losses import attention_loss, cosine_loss, relation_loss
-from distilkit.distil.losses import HiddenStateLoss, kd_loss
-from distilkit.distil.masking import IGNORE
-from distilkit.distil.mlm_head import head_of, head_parameters
+from distilkit.core.errors import DistilkitError
+from distilkit.core.tasks import IGNORE_INDEX as IGNORE
+from distilkit.distil.losses import HiddenStateLoss, attention_loss, cosine_loss, kd_loss, relation_loss
 from distilkit.distil.trainer import Objective
-from distilkit.errors import DistilkitError
+from distilkit.models.heads import head_of, head_parameters
 
 
 @dataclass
 class GeneralWeights:
-    """Loss weights (DistilBERT's defaults: α_ce 5, α_mlm 2, α_cos 1) and the loss options."""
+    """Loss weights (DistilBERT's defaults: α_kd 5 for its L_ce, α_mlm 2, α_cos 1) and the loss options."""
 
-    alpha_ce: float = 5.0
+    alpha_kd: float = 5.0
     alpha_mlm: float = 2.0
     alpha_cos: float = 1.0
     alpha_hid: float = 0.0
@@ -38,7 +37,7 @@ class GeneralWeights:
 
     @property
     def uses_head(self) -> bool:
-        return self.alpha_ce > 0 or self.alpha_mlm > 0
+        return self.alpha_kd > 0 or self.alpha_mlm > 0
 
 
 class _QKVRecorder:
@@ -71,12 +70,12 @@ class GeneralDistilObjective(Objective):
         w = weights
         if w.ce_tokens not in ("masked", "all"):
             raise DistilkitError(f"ce_tokens: expected 'masked' or 'all', got {w.ce_tokens!r}")
-        if w.alpha_ce > 0 and not teacher_has_head:
+        if w.alpha_kd > 0 and not teacher_has_head:
             raise DistilkitError(
-                "alpha_ce: the teacher has no trained masked-LM head; train one with `distilkit mlm-head` "
-                "or distil with alpha_ce 0 (cosine, hidden-state and relation losses need no head)"
+                "alpha_kd: the teacher has no trained masked-LM head; train one with `distilkit mlm-head` "
+                "or distil with alpha_kd 0 (cosine, hidden-state and relation losses need no head)"
             )
-        if not any((w.alpha_ce, w.alpha_mlm, w.alpha_cos, w.alpha_hid, w.alpha_att, w.alpha_rel)):
+        if not any((w.alpha_kd, w.alpha_mlm, w.alpha_cos, w.alpha_hid, w.alpha_att, w.alpha_rel)):
             raise DistilkitError("all loss weights are 0: nothing to train")
         self.model = student
         self.weights = w
@@ -115,9 +114,9 @@ class GeneralDistilObjective(Objective):
         masked = batch["labels"] != IGNORE
         terms: dict[str, torch.Tensor] = {}
         if w.uses_head:
-            rows = real if w.ce_tokens == "all" and w.alpha_ce > 0 else masked
+            rows = real if w.ce_tokens == "all" and w.alpha_kd > 0 else masked
             s_logits = head_of(self.model)(s_out.last_hidden_state[rows])
-            if w.alpha_ce > 0:
+            if w.alpha_kd > 0:
                 with torch.no_grad():
                     t_logits = head_of(teacher)(t_out.last_hidden_state[rows])
                 terms["ce"] = kd_loss(s_logits, t_logits, w.temperature)
@@ -135,7 +134,7 @@ class GeneralDistilObjective(Objective):
         if self._qkv is not None:
             s_qkv = self._qkv[0].take()
             terms["rel"] = relation_loss(s_qkv, t_qkv, batch["attention_mask"], self.relation_heads)
-        alphas = {"ce": w.alpha_ce, "mlm": w.alpha_mlm, "cos": w.alpha_cos, "hid": w.alpha_hid, "att": w.alpha_att}
+        alphas = {"ce": w.alpha_kd, "mlm": w.alpha_mlm, "cos": w.alpha_cos, "hid": w.alpha_hid, "att": w.alpha_att}
         alphas["rel"] = w.alpha_rel
         loss = sum(alphas[k] * v for k, v in terms.items())
         logs = {k: v.item() for k, v in terms.items()}

@@ -12,32 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from distilkit.distil.masking import IGNORE
+from distilkit.core.tasks import IGNORE_INDEX as IGNORE
 from distilkit.distil.trainer import Objective
-from distilkit.errors import DistilkitError
-
-HEAD_ATTRS = ("cls", "lm_head")  # BERT-style and RoBERTa-style masked-LM heads
-HEAD_ARCHITECTURES = ("ForMaskedLM", "ForPreTraining")
-
-
-def head_of(model: nn.Module) -> nn.Module:
-    """The masked-LM head module of a *ForMaskedLM model: hidden states in, vocabulary logits out."""
-    for attr in HEAD_ATTRS:
-        head = getattr(model, attr, None)
-        if head is not None:
-            return head
-    raise DistilkitError(f"{type(model).__name__}: no masked-LM head found (expected a BERT- or RoBERTa-style model)")
-
-
-def has_trained_head(config) -> bool:
-    """True when the checkpoint was saved with a masked-LM head (its architectures say so)."""
-    return any(a.endswith(HEAD_ARCHITECTURES) for a in getattr(config, "architectures", None) or [])
-
-
-def head_parameters(model: nn.Module) -> list[nn.Parameter]:
-    """The head's own parameters: those not shared with the encoder (the tied decoder weight is the embeddings)."""
-    encoder = {id(p) for p in model.base_model.parameters()}
-    return [p for p in head_of(model).parameters() if id(p) not in encoder]
+from distilkit.models.heads import head_of, head_parameters
 
 
 class MlmHeadObjective(Objective):

@@ -19,16 +19,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from distilkit.data.alignment import IGNORE_INDEX
-from distilkit.data.batching import EncodedSplit, make_loader
+from distilkit.core.tasks import IGNORE_INDEX
+from distilkit.data.batching import EncodedSplit, make_loader, model_inputs
 from distilkit.distil.losses import HiddenStateLoss, kd_loss
 from distilkit.distil.trainer import Objective
-
-MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-
-
-def model_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {k: batch[k] for k in MODEL_INPUTS if k in batch}
 
 
 def aligned(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

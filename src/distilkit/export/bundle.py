@@ -10,15 +10,14 @@ Reading and checking bundles is the runtime's job (`distilkit.runtime.bundle`, t
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Any
 
 from tokenizers import Tokenizer
 
-from distilkit.atomic import swap_in
-from distilkit.errors import DistilkitError
+from distilkit.core.atomic import new_folder, write_json, write_text
+from distilkit.core.errors import DistilkitError
 from distilkit.runtime.bundle import (
     BUNDLE_FILE,
     FORMAT_VERSION,
@@ -68,22 +67,15 @@ def write_bundle(
     """Assemble the bundle in a temporary folder, check it loads, then swap it into place at `out`."""
     meta = {"format_version": FORMAT_VERSION, **meta}
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".tmp-{out.name}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
+    with new_folder(out) as tmp:
         shutil.copyfile(model_file, tmp / MODEL_FILE)
         # A copy without padding/truncation: the encoders of the export set truncation on the tokenizer they share.
         clean = Tokenizer.from_str(tokenizer.to_str())
         clean.no_padding()
         clean.no_truncation()
         clean.save(str(tmp / TOKENIZER_FILE))
-        (tmp / BUNDLE_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        write_json(tmp / BUNDLE_FILE, meta)
         for name, text in (extra_files or {}).items():
-            (tmp / name).write_text(text, encoding="utf-8")
+            write_text(tmp / name, text)
         load_bundle(tmp, threads=1)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return swap_in(tmp, out)
+    return out

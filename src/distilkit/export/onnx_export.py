@@ -41,56 +41,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from distilkit.errors import DistilkitError
-from distilkit.runtime.bundle import OUTPUT_NAMES, TASKS
-from distilkit.teacher import load_config_and_tokenizer, load_kwargs, resolve_model_path
+from distilkit.core.errors import DistilkitError
+from distilkit.core.tasks import CLASSIFIER_ARCHITECTURES, MODEL_INPUTS, check_task
+from distilkit.models.heads import LogitsModel, MeanPooledModel
+from distilkit.models.teacher import load_config_and_tokenizer, load_kwargs, resolve_model_path
+from distilkit.runtime.bundle import OUTPUT_NAMES
 
 OPSET = 17
 EXPORTER = "torch.onnx.export(dynamo=False): TorchScript tracing with dynamic_axes"
-INPUT_ORDER = ("input_ids", "attention_mask", "token_type_ids")
-HEAD_ARCHITECTURES = {
-    "sequence-classification": "ForSequenceClassification",
-    "token-classification": "ForTokenClassification",
-}
-
-
-class LogitsModel(nn.Module):
-    """A classifier (sequence or token) as ``(input_ids, attention_mask[, token_type_ids]) -> logits``."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
-        return self.model(input_ids=input_ids, attention_mask=attention_mask, **extra).logits
-
-
-class MeanPooledModel(nn.Module):
-    """A base model as ``(...) -> embeddings``: last hidden states averaged over real tokens, optionally unit length.
-
-    Padding positions are excluded by the mask, so a text's embedding does not depend on what it was batched with.
-    """
-
-    def __init__(self, model: nn.Module, normalize: bool = True):
-        super().__init__()
-        self.model = model
-        self.normalize = normalize
-
-    def forward(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
-        hidden = self.model(input_ids=input_ids, attention_mask=attention_mask, **extra).last_hidden_state
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-        if self.normalize:
-            pooled = torch.nn.functional.normalize(pooled, p=2.0, dim=-1)
-        return pooled
-
-
 @dataclass
 class ExportModel:
     """What the exporter needs to know about a loaded model, beyond the wrapped module itself."""
@@ -129,16 +87,15 @@ def load_for_export(
         AutoModelForTokenClassification,
     )
 
-    if task not in TASKS:
-        raise DistilkitError(f"task: expected one of {', '.join(TASKS)}, got {task!r}")
+    check_task(task)
     path = resolve_model_path(name_or_path, allow_pickle)
     config, tokenizer = load_config_and_tokenizer(name_or_path, path)
     if getattr(tokenizer, "backend_tokenizer", None) is None:
         raise DistilkitError(f"{name_or_path}: the runtime needs a fast (tokenizers) tokenizer, this one is slow")
     if tokenizer.pad_token_id is None:
         raise DistilkitError(f"{name_or_path}: the tokenizer has no padding token")
-    if task in HEAD_ARCHITECTURES:
-        suffix = HEAD_ARCHITECTURES[task]
+    if task in CLASSIFIER_ARCHITECTURES:
+        suffix = CLASSIFIER_ARCHITECTURES[task]
         if not any(a.endswith(suffix) for a in (getattr(config, "architectures", None) or [])):
             raise DistilkitError(
                 f"{name_or_path}: config.json architectures {getattr(config, 'architectures', None)} have no "
@@ -187,7 +144,7 @@ def _input_names(model: nn.Module, tokenizer: Any) -> list[str]:
     fed and ignored) would only confuse the runtime.
     """
     accepted = set(inspect.signature(model.forward).parameters)
-    produced = set(getattr(tokenizer, "model_input_names", INPUT_ORDER))
+    produced = set(getattr(tokenizer, "model_input_names", MODEL_INPUTS))
     names = ["input_ids", "attention_mask"]
     if "token_type_ids" in accepted and "token_type_ids" in produced:
         names.append("token_type_ids")

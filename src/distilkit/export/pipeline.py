@@ -26,7 +26,9 @@ import onnxruntime as ort
 import yaml
 
 import distilkit
-from distilkit.errors import DistilkitError
+from distilkit.core.errors import DistilkitError
+from distilkit.core.tasks import check_task
+from distilkit.data.sources import existing_data, find_split_file, is_hf
 from distilkit.export import quantize as q
 from distilkit.export.bundle import runtime_tokenizer, write_bundle
 from distilkit.export.onnx_export import EXPORTER, OPSET, ExportModel, export_onnx, load_for_export, torch_forward
@@ -38,7 +40,7 @@ from distilkit.export.validate import (
     require_match,
     session_forward,
 )
-from distilkit.runtime.bundle import TASKS, session_options
+from distilkit.runtime.bundle import session_options
 from distilkit.runtime.encoding import TextEncoder
 
 BUILTIN_TEXTS = (
@@ -75,17 +77,6 @@ class ExportTexts:
     calibration_source: str = "built-in sentences"
 
 
-def _resolve_data(spec: str) -> Path | str:
-    """A path, an ``hf:`` name, or a known dataset name (fetched into the cache on first use)."""
-    if Path(spec).exists() or spec.startswith("hf:"):
-        return Path(spec) if not spec.startswith("hf:") else spec
-    from distilkit.data.fetch import DATASETS, get_dataset
-
-    if spec in DATASETS:
-        return get_dataset(spec)
-    raise DistilkitError(f"{spec}: no such data file or folder (nor a known dataset: {', '.join(DATASETS)})")
-
-
 def export_texts(
     data: str | None,
     task: str,
@@ -99,7 +90,8 @@ def export_texts(
     if data is None:
         texts = list(BUILTIN_TEXTS)
         return ExportTexts(texts[:max_texts], texts)
-    resolved = _resolve_data(data)
+    found = existing_data(data)
+    resolved: Path | str = found if is_hf(found) else Path(found)
     if task == "token-classification":
         valid, gold, calib, sources = _token_texts(resolved)
     else:
@@ -119,7 +111,7 @@ def export_texts(
 def _classification_texts(
     resolved: Path | str, text_column: str, label_column: str
 ) -> tuple[list[str], list[str] | None, list[str], tuple[str, str]]:
-    from distilkit.data.classification import Columns, find_split_file, load_classification, read_split
+    from distilkit.data.classification import FILE_FORMATS, Columns, load_classification, read_split
 
     columns = Columns(text=text_column, label=label_column)
     if isinstance(resolved, str):  # hf:NAME
@@ -127,8 +119,8 @@ def _classification_texts(
         dev = loaded.dev if loaded.dev is not None else loaded.train
         return dev.texts, dev.labels, loaded.train.texts, (dev.source, loaded.train.source)
     if resolved.is_dir():
-        dev_file = find_split_file(resolved, "dev")
-        train_file = find_split_file(resolved, "train")
+        dev_file = find_split_file(resolved, "dev", tuple(FILE_FORMATS))
+        train_file = find_split_file(resolved, "train", tuple(FILE_FORMATS))
         if dev_file is None:
             raise DistilkitError(f"{resolved}: no dev.csv, dev.tsv or dev.jsonl to validate the export on")
         dev = read_split(dev_file, columns)
@@ -145,13 +137,13 @@ def _classification_texts(
 
 def _token_texts(resolved: Path | str) -> tuple[list[str], None, list[str], tuple[str, str]]:
     """Sentences of a CoNLL/JSONL token split, words joined by spaces (the runtime takes raw text)."""
-    from distilkit.data.tokens import find_token_file, read_token_split
+    from distilkit.data.tagged import FILE_FORMATS, read_token_split
 
     if isinstance(resolved, str):
         raise DistilkitError(f"{resolved}: give a token-classification file or folder (hf: is not supported here)")
     if resolved.is_dir():
-        dev_file = find_token_file(resolved, "dev")
-        train_file = find_token_file(resolved, "train")
+        dev_file = find_split_file(resolved, "dev", tuple(FILE_FORMATS))
+        train_file = find_split_file(resolved, "train", tuple(FILE_FORMATS))
         if dev_file is None:
             raise DistilkitError(f"{resolved}: no dev.conll, dev.txt or dev.jsonl to validate the export on")
     else:
@@ -195,10 +187,8 @@ def export_bundle(
     unless `force`. `quantize` is none, dynamic, static or auto; `budget` (points of the score, default 1) bounds what
     `auto` may lose against fp32, and is only recorded for an explicit dynamic/static choice.
     """
-    if task not in TASKS:
-        raise DistilkitError(f"task: expected one of {', '.join(TASKS)}, got {task!r}")
-    if quantize not in q.MODES:
-        raise DistilkitError(f"quantize: expected one of {', '.join(q.MODES)}, got {quantize!r}")
+    check_task(task)
+    check_task(quantize, q.MODES, "quantize")
     if budget < 0:
         raise DistilkitError(f"budget: expected a non-negative number of points, got {budget}")
     texts = export_texts(data, task, text_column, label_column, max_texts, calibration_size)

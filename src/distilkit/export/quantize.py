@@ -43,7 +43,7 @@ from onnxruntime.quantization import (
     quantize_static,
 )
 
-from distilkit.errors import DistilkitError
+from distilkit.core.errors import DistilkitError
 from distilkit.export.optimize import first_line, quiet_onnx_logs
 from distilkit.runtime.bundle import session_options
 

@@ -2,7 +2,7 @@
 
 This package imports only numpy, onnxruntime, tokenizers and the standard library, so a bundle can be served from a
 machine that has no torch and no transformers (see "Runtime without torch" in the README). `distilkit/__init__.py`
-and `distilkit.errors` import nothing heavy, which is why the runtime can share `DistilkitError` with the rest of
+and `distilkit.core.errors` import nothing heavy, which is why the runtime can share `DistilkitError` with the rest of
 distilkit instead of keeping an error class of its own.
 
     from distilkit.runtime import Predictor
@@ -12,11 +12,11 @@ distilkit instead of keeping an error class of its own.
 
 from __future__ import annotations
 
+from distilkit.core.tasks import TASKS
 from distilkit.runtime.bundle import (
     BUNDLE_FILE,
     FORMAT_VERSION,
     MODEL_FILE,
-    TASKS,
     TOKENIZER_FILE,
     Bundle,
     load_bundle,

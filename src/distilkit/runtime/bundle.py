@@ -27,14 +27,13 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
-from distilkit.errors import DistilkitError, at
+from distilkit.core.errors import DistilkitError, at
+from distilkit.core.tasks import MODEL_INPUTS, TASKS
 
 FORMAT_VERSION = 1
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 BUNDLE_FILE = "bundle.json"
-TASKS = ("sequence-classification", "token-classification", "embedding")
-KNOWN_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 OUTPUT_NAMES = {"sequence-classification": "logits", "token-classification": "logits", "embedding": "embeddings"}
 
 
@@ -127,7 +126,7 @@ def _check_meta(meta_file: Path, meta: dict) -> None:
     inputs = meta.get("inputs")
     if not isinstance(inputs, list) or not inputs or not all(isinstance(x, str) for x in inputs):
         raise _field_error(meta_file, "inputs", f"expected a list of input names, got {inputs!r}")
-    unknown = [x for x in inputs if x not in KNOWN_INPUTS]
+    unknown = [x for x in inputs if x not in MODEL_INPUTS]
     if unknown or "input_ids" not in inputs or len(set(inputs)) != len(inputs):
         raise _field_error(meta_file, "inputs", f"expected input_ids plus attention_mask/token_type_ids, got {inputs}")
     if meta.get("output") != OUTPUT_NAMES[task]:

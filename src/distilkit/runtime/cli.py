@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
-from distilkit.errors import DistilkitError
+from distilkit.core.errors import DistilkitError
 from distilkit.runtime.predictor import Predictor
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from tokenizers import Encoding, Tokenizer
 
-from distilkit.errors import DistilkitError
+from distilkit.core.errors import DistilkitError
 
 
 @dataclass

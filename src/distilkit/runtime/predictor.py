@@ -9,16 +9,11 @@ from typing import Any
 import numpy as np
 from tokenizers import Encoding
 
-from distilkit.errors import DistilkitError
+from distilkit.core.errors import DistilkitError
 from distilkit.runtime.bundle import Bundle, load_bundle
 from distilkit.runtime.encoding import TextEncoder
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Softmax over the last axis, shifted by the max so large logits do not overflow."""
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)
+from distilkit.runtime.probabilities import softmax
+from distilkit.runtime.tagging import WordTagger
 
 
 class Predictor:
@@ -123,8 +118,6 @@ class Predictor:
         return self._tagger(stride).entities([texts] if isinstance(texts, str) else list(texts))
 
     def _tagger(self, stride: int | None):
-        from distilkit.runtime.tagging import WordTagger  # it imports `softmax` from here
-
         self._require("token-classification", "tagging words")
         return WordTagger(self.encoder, self.bundle.session, self.bundle.output, self.labels, stride)
 

@@ -23,15 +23,10 @@ from typing import Any
 import numpy as np
 from tokenizers import Encoding, Tokenizer
 
-from distilkit.data.alignment import merge_windows, spans_from_bio, word_windows, words_with_offsets
-from distilkit.errors import DistilkitError
+from distilkit.core.errors import DistilkitError
+from distilkit.core.words import is_entity_tagset, merge_windows, spans_from_bio, word_windows, words_with_offsets
 from distilkit.runtime.encoding import TextEncoder
-from distilkit.runtime.predictor import softmax
-
-
-def is_entity_tagset(tags: Sequence[str]) -> bool:
-    """Whether the tags are IOB2 entity tags (``O``, ``B-X``, ``I-X``): only those decode into spans."""
-    return "O" in tags and all(t == "O" or (t[:2] in ("B-", "I-") and len(t) > 2) for t in tags)
+from distilkit.runtime.probabilities import softmax
 
 
 class WordTagger:

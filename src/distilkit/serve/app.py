@@ -21,7 +21,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, Response
 
-from distilkit.errors import DistilkitError
+from distilkit.core.errors import DistilkitError
 from distilkit.serve.batcher import Batcher, QueueFull, ShuttingDown
 from distilkit.serve.chatbot import Chatbot
 from distilkit.serve.config import ServeConfig

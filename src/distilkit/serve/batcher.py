@@ -21,7 +21,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from distilkit.errors import DistilkitError
+from distilkit.core.errors import DistilkitError
 
 RunFn = Callable[[list[str]], Sequence[Any]]
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from distilkit.errors import DistilkitError
+from distilkit.core.errors import DistilkitError
 from distilkit.serve.chatbot import BotSpec, Embed, ExampleIndex
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from distilkit.errors import DistilkitError
+from distilkit.core.errors import DistilkitError
 
 Embed = Callable[[list[str]], np.ndarray]
 

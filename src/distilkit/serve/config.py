@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from distilkit.errors import DistilkitError
+from distilkit.core.errors import DistilkitError
 
 TOKEN_ENV = "DISTILKIT_SERVE_TOKEN"
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from distilkit.errors import DistilkitError
+from distilkit.core.errors import DistilkitError
 from distilkit.runtime import Predictor
 
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from distilkit.data.alignment import merge_windows
-from distilkit.data.batching import encode_token_split, make_loader
-from distilkit.data.tokens import TokenSplit, require_known_tags
-from distilkit.distil.objectives import model_inputs
-from distilkit.metrics_tokens import tag_metrics
+from distilkit.core.words import merge_windows
+from distilkit.data.batching import encode_token_split, make_loader, model_inputs
+from distilkit.data.tagged import TokenSplit, require_known_tags
+from distilkit.evaluate.tag_metrics import tag_metrics
 
 
 @torch.no_grad()

@@ -17,7 +17,7 @@ import re
 import torch
 from transformers import PreTrainedModel
 
-from distilkit.errors import DistilkitError
+from distilkit.core.errors import DistilkitError
 
 LAYER_KEY = re.compile(r"^(.*?\.layer\.)(\d+)(\..*)$")
 
@@ -34,14 +34,21 @@ def default_layer_map(teacher_layers: int, student_layers: int) -> list[int]:
     return [int(i * step + 0.5) for i in range(student_layers)]
 
 
-def parse_layer_map(text: str | list[int] | None, teacher_layers: int, student_layers: int | None) -> list[int]:
-    """Validate a user's layer map ("0,2,5" or a list); None means the default for `student_layers`."""
-    if text is None or text == "":
-        return default_layer_map(teacher_layers, student_layers or (teacher_layers + 1) // 2)
+def parse_layer_list(text: str | None) -> list[int] | None:
+    """`--layer-map 0,2,5` as a list of layer numbers (None or empty: the default map), parsed once at the boundary."""
+    if text is None or not text.strip():
+        return None
     try:
-        layers = [int(x) for x in text.split(",")] if isinstance(text, str) else [int(x) for x in text]
+        return [int(x) for x in text.split(",")]
     except ValueError:
         raise DistilkitError(f"layer_map: expected comma-separated layer numbers, got {text!r}") from None
+
+
+def parse_layer_map(layers: list[int] | None, teacher_layers: int, student_layers: int | None) -> list[int]:
+    """Validate a layer map against the teacher's depth; None means the default for `student_layers`."""
+    if not layers:
+        return default_layer_map(teacher_layers, student_layers or (teacher_layers + 1) // 2)
+    layers = [int(x) for x in layers]
     if student_layers is not None and len(layers) != student_layers:
         raise DistilkitError(f"layer_map: {len(layers)} layers given but student_layers is {student_layers}")
     bad = [x for x in layers if not 0 <= x < teacher_layers]

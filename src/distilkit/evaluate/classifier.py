@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from distilkit.data.batching import encode_split, make_loader
+from distilkit.data.batching import encode_split, make_loader, model_inputs
 from distilkit.data.classification import ClassificationSplit
-from distilkit.distil.objectives import model_inputs
-from distilkit.metrics_classification import classification_metrics
+from distilkit.evaluate.classification_metrics import classification_metrics
 
 
 @torch.no_grad()
@@ -28,7 +27,7 @@ def evaluate_classifier(model, tokenizer, split: ClassificationSplit, max_length
     """Score a sequence classifier on a split whose labels use the model's label names."""
     unknown = sorted(set(split.labels) - set(model.config.id2label.values()))
     if unknown:
-        from distilkit.errors import DistilkitError
+        from distilkit.core.errors import DistilkitError
 
         raise DistilkitError(
             f"{split.source}: labels {unknown} are not among the model's {list(model.config.id2label.values())}"

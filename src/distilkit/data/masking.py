@@ -17,9 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from distilkit.core.tasks import IGNORE_INDEX
 from distilkit.data.corpus import CorpusSequences
-
-IGNORE = -100  # label of positions that are not prediction targets (PyTorch's cross-entropy ignore_index)
 
 
 @dataclass
@@ -42,10 +41,10 @@ class Masker:
         self.random_pool = np.flatnonzero(weights > 0)  # random replacements are never special tokens
 
     def __call__(self, ids: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """(corrupted input ids, labels): labels hold the original id at targets and IGNORE elsewhere."""
+        """(corrupted input ids, labels): labels hold the original id at targets and IGNORE_INDEX elsewhere."""
         w = self.weights[ids]
         candidates = int((w > 0).sum())
-        labels = np.full_like(ids, IGNORE)
+        labels = np.full_like(ids, IGNORE_INDEX)
         if candidates == 0:
             return ids.copy(), labels
         k = max(1, int(round(self.cfg.prob * candidates)))
@@ -89,7 +88,7 @@ class MaskedCorpus(torch.utils.data.Dataset):
 
 
 class MaskedCollator:
-    """Pad masked sequences to the longest of the batch; padding gets attention 0 and label IGNORE."""
+    """Pad masked sequences to the longest of the batch; padding gets attention 0 and label IGNORE_INDEX."""
 
     def __init__(self, pad_id: int):
         self.pad_id = pad_id
@@ -97,7 +96,7 @@ class MaskedCollator:
     def __call__(self, items: list[dict]) -> dict[str, torch.Tensor]:
         width = max(len(it["input_ids"]) for it in items)
         ids = torch.full((len(items), width), self.pad_id, dtype=torch.long)
-        labels = torch.full((len(items), width), IGNORE, dtype=torch.long)
+        labels = torch.full((len(items), width), IGNORE_INDEX, dtype=torch.long)
         attention = torch.zeros((len(items), width), dtype=torch.long)
         for row, it in enumerate(items):
             n = len(it["input_ids"])

@@ -14,11 +14,12 @@ from __future__ import annotations
 import json
 import re
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from distilkit.errors import DistilkitError, at
+from distilkit.core.errors import DistilkitError, at
+from distilkit.data.sources import Source, hf_name_and_split, is_hf, split_sources
 
 FILE_FORMATS = {".conll": "conll", ".txt": "conll", ".jsonl": "jsonl", ".json": "jsonl"}
 SCHEMES = {
@@ -387,7 +388,8 @@ def load_token_data(
     words of that type is not refused.
     """
     options = {"tag_column": tag_column, "scheme": scheme, "tokens_key": tokens_key, "tags_key": tags_key}
-    train_split, dev_split, test_split = _resolve_splits(train, dev, test, options)
+    sources = split_sources(train, dev, test, tuple(FILE_FORMATS))
+    train_split, dev_split, test_split = (_read(source, options) for source in sources)
     if train_split.is_bio:
         types = sorted({tag[2:] for sentence in train_split.tags for tag in sentence if tag != OUTSIDE})
         tag_names = [OUTSIDE] + [f"{p}-{t}" for t in types for p in "BI"]
@@ -451,51 +453,13 @@ def _check_tags(split: TokenSplit, train: TokenSplit, tag_names: list[str], poli
     )
 
 
-def _resolve_splits(
-    train: str | Path, dev: str | Path | None, test: str | Path | None, options: dict
-) -> tuple[TokenSplit, TokenSplit | None, TokenSplit | None]:
-    """Turn the user's train/dev/test arguments into splits (see `load_token_data`)."""
-    if isinstance(train, str) and train.startswith("hf:"):
-        name = train[3:]
-        read = _hf_reader(options)
-        train_split = read(name, "train")  # first, so a problem common to all splits is reported on train
-        dev_split = read(name, "validation") if dev is None else _one(dev, options)
-        test_split = read(name, "test") if test is None else _one(test, options)
-        return train_split, dev_split, test_split
-    train_path = Path(train)
-    if train_path.is_dir():
-        found = {s: find_token_file(train_path, s) for s in ("train", "dev", "test")}
-        if found["train"] is None:
-            names = ", ".join(f"train{suffix}" for suffix in FILE_FORMATS)
-            raise at(train_path, None, f"no {names} in this folder")
-        dev = dev if dev is not None else found["dev"]
-        test = test if test is not None else found["test"]
-        train_path = found["train"]
-    return read_token_split(train_path, **options), _one(dev, options), _one(test, options)
-
-
-def _hf_reader(options: dict) -> Callable[[str, str], TokenSplit]:
-    def read(name: str, split: str) -> TokenSplit:
+def _read(source: Source | None, options: dict) -> TokenSplit | None:
+    """One split from a file or ``hf:NAME@split`` (see `data.sources`)."""
+    if source is None:
+        return None
+    if is_hf(source):
+        name, split = hf_name_and_split(str(source))
         return read_hf_token_split(
             name, split, tokens_key=options["tokens_key"], tags_key=options["tags_key"], scheme=options["scheme"]
         )
-
-    return read
-
-
-def _one(spec: str | Path | None, options: dict) -> TokenSplit | None:
-    if spec is None:
-        return None
-    if isinstance(spec, str) and spec.startswith("hf:"):
-        name, _, split = spec[3:].partition("@")
-        return _hf_reader(options)(name, split or "test")
-    return read_token_split(spec, **options)
-
-
-def find_token_file(folder: Path, split: str) -> Path | None:
-    """The file of `split` in a data folder, whichever supported format it is in."""
-    for suffix in FILE_FORMATS:
-        candidate = folder / f"{split}{suffix}"
-        if candidate.is_file():
-            return candidate
-    return None
+    return read_token_split(source, **options)

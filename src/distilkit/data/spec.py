@@ -1,0 +1,71 @@
+"""What a command's data options resolve to: where the splits are, which task they are for, how tags are read.
+
+`DataSpec` is the object `finetune`, `distil` and the main job build from `--data`, `--dev`, `--test`, the column
+options and `--task`; it reads the splits (through `data.sources`, the one meaning of `--data`) and encodes a split
+for training. Sequence and token classification differ only here and in scoring (`evaluate.scoring`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from distilkit.core.tasks import CLASSIFIER_TASKS, TOKEN_CLASSIFICATION, check_task
+from distilkit.data.batching import EncodedSplit, encode_split, encode_token_split
+from distilkit.data.classification import ClassificationData, ClassificationSplit, Columns, load_classification
+from distilkit.data.sources import resolve_data
+from distilkit.data.tagged import TokenData, TokenSplit, load_token_data
+
+
+@dataclass
+class TokenOptions:
+    """How token-classification files are read (tag column, tagging scheme) and cut into windows."""
+
+    tag_column: int = -1
+    scheme: str = "auto"
+    stride: int = 32  # sub-words shared by consecutive windows of a sentence longer than max_length
+    label_all_subwords: bool = False
+    unseen_tags: str = "error"  # a dev/test tag train lacks: "error", or "drop" the sentences holding one
+
+
+@dataclass
+class DataSpec:
+    """Where the data is: a folder/file/`hf:NAME`/known dataset name for train, optional dev and test overrides,
+    and which task it is for."""
+
+    data: str
+    dev: str | None = None
+    test: str | None = None
+    columns: Columns = field(default_factory=Columns)
+    task: str = "sequence-classification"
+    tokens: TokenOptions = field(default_factory=TokenOptions)
+
+    def __post_init__(self) -> None:
+        check_task(self.task, CLASSIFIER_TASKS)
+
+    @property
+    def is_tokens(self) -> bool:
+        return self.task == TOKEN_CLASSIFICATION
+
+    def load(self) -> ClassificationData | TokenData:
+        if self.is_tokens:
+            options = self.tokens
+            return load_token_data(
+                resolve_data(self.data),
+                self.dev,
+                self.test,
+                tag_column=options.tag_column,
+                scheme=options.scheme,
+                unseen_tags=options.unseen_tags,
+            )
+        return load_classification(resolve_data(self.data), self.dev, self.test, self.columns)
+
+    def encode(
+        self, tokenizer, split: ClassificationSplit | TokenSplit, label2id: dict[str, int], max_length: int
+    ) -> EncodedSplit:
+        """Token ids and labels of a training split: one example per text, or one per window of a sentence."""
+        if isinstance(split, TokenSplit):
+            options = self.tokens
+            return encode_token_split(
+                tokenizer, split, label2id, max_length, options.stride, options.label_all_subwords
+            )[0]
+        return encode_split(tokenizer, split, label2id, max_length)

@@ -1,0 +1,73 @@
+"""`distilkit distil` for classifiers: a fine-tuned teacher into a shallower student of the same family.
+
+The student is cut from the teacher's layers (`models.student`), trained on the teacher's soft targets, the gold
+labels and optionally hidden states (`distil.objectives`), saved as a standard folder and scored like any model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from distilkit.core.atomic import save_model, write_json
+from distilkit.core.errors import DistilkitError
+from distilkit.data.augment import augment_split, augment_token_split
+from distilkit.data.spec import DataSpec
+from distilkit.data.tagged import TokenSplit
+from distilkit.distil.objectives import DistilObjective, DistilWeights, teacher_logits_for
+from distilkit.distil.trainer import TrainConfig, train
+from distilkit.evaluate.scoring import score_splits
+from distilkit.models.student import build_student
+from distilkit.models.teacher import load_classifier
+
+
+def distil(
+    teacher_name: str,
+    data_spec: DataSpec,
+    out: Path,
+    train_cfg: TrainConfig,
+    weights: DistilWeights,
+    student_layers: int | None = None,
+    layer_map: list[int] | None = None,
+    init: str = "teacher",
+    cache_teacher: bool = True,
+    max_length: int = 128,
+    resume: bool = False,
+    allow_pickle: bool = False,
+    quiet: bool = False,
+    augment: int = 0,
+) -> dict:
+    """Distil `teacher_name` into a student of `student_layers` layers (or the layers `layer_map` names).
+
+    `augment` adds that many perturbed copies of each training text to the transfer set (see `data.augment`: masked
+    words and n-grams for texts, masked words alone for tagged sentences).
+    """
+    data = data_spec.load()
+    teacher, tokenizer = load_classifier(
+        teacher_name, data.label_names, allow_pickle, require_head=True, task=data_spec.task
+    )
+    student, used_map = build_student(teacher, layer_map, student_layers, init=init, seed=train_cfg.seed)
+    transfer = data.train
+    if augment:
+        if tokenizer.mask_token is None:
+            raise DistilkitError(f"augment: the tokenizer of {teacher_name} has no mask token")
+        copy = augment_token_split if isinstance(data.train, TokenSplit) else augment_split
+        transfer = copy(data.train, augment, tokenizer.mask_token, seed=train_cfg.seed)
+    encoded = data_spec.encode(tokenizer, transfer, teacher.config.label2id, max_length)
+    cached = None
+    if cache_teacher and weights.alpha_hid == 0 and weights.alpha_kd > 0:
+        cached = teacher_logits_for(teacher, encoded, tokenizer)
+    objective = DistilObjective(student, teacher, used_map, weights, cached)
+    summary = train(objective, encoded, tokenizer, train_cfg, out, resume=resume, quiet=quiet)
+    save_model(student, tokenizer, out / "model")
+    result = {
+        "model": str(out / "model"),
+        "task": data_spec.task,
+        "teacher": teacher_name,
+        "layer_map": used_map,
+        "init": init,
+        "transfer_examples": len(transfer),
+        "train": summary,
+        "metrics": score_splits(student, tokenizer, data, max_length, data_spec.tokens.stride),
+    }
+    write_json(out / "results.json", result)
+    return result

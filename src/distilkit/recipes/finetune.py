@@ -1,0 +1,41 @@
+"""`distilkit finetune`: a model (hub id, folder or the embedded default) trained as a sequence or token classifier.
+
+It loads what it needs, trains through the one loop in `distil.trainer`, saves a standard Hugging Face folder
+(`out/model`, written atomically), and scores it on the dev and test splits it was given.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from distilkit.core.atomic import save_model, write_json
+from distilkit.data.spec import DataSpec
+from distilkit.distil.objectives import FinetuneObjective
+from distilkit.distil.trainer import TrainConfig, train
+from distilkit.evaluate.scoring import score_splits
+from distilkit.models.teacher import load_classifier
+
+
+def finetune(
+    model_name: str,
+    data_spec: DataSpec,
+    out: Path,
+    train_cfg: TrainConfig,
+    max_length: int = 128,
+    resume: bool = False,
+    allow_pickle: bool = False,
+    quiet: bool = False,
+) -> dict:
+    """Fine-tune `model_name` on `data_spec`'s training split; returns (and writes) `out/results.json`."""
+    data = data_spec.load()
+    torch.manual_seed(train_cfg.seed)  # the new classification head is drawn at load time: same seed, same head
+    model, tokenizer = load_classifier(model_name, data.label_names, allow_pickle, task=data_spec.task)
+    encoded = data_spec.encode(tokenizer, data.train, model.config.label2id, max_length)
+    summary = train(FinetuneObjective(model), encoded, tokenizer, train_cfg, out, resume=resume, quiet=quiet)
+    save_model(model, tokenizer, out / "model")
+    metrics = score_splits(model, tokenizer, data, max_length, data_spec.tokens.stride)
+    result = {"model": str(out / "model"), "task": data_spec.task, "train": summary, "metrics": metrics}
+    write_json(out / "results.json", result)
+    return result
