@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+from typer.testing import CliRunner
 
 WORDS = [
     "good",
@@ -118,3 +119,23 @@ def toy_data(tmp_path: Path) -> Path:
     write_csv(folder / "dev.csv", toy_rows(12))
     write_csv(folder / "test.csv", toy_rows(12))
     return folder
+
+
+def invoke(*args: object):
+    """Run the `distilkit` CLI in-process; a crash re-raises, a non-zero exit fails with the command's output."""
+    from distilkit.cli import app
+
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def write_conll(path: Path, sentences: list[tuple[list[str], list[str]]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for words, tags in sentences:
+        lines += [f"{w}\t{t}" for w, t in zip(words, tags, strict=True)] + [""]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

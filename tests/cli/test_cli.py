@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 import yaml
+from conftest import invoke
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from typer.testing import CliRunner
 
@@ -14,14 +15,6 @@ from distilkit.cli import app
 from distilkit.core.errors import DistilkitError
 
 runner = CliRunner()
-
-
-def invoke(*args: str):
-    result = runner.invoke(app, [str(a) for a in args])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    assert result.exit_code == 0, result.output
-    return result
 
 
 @pytest.fixture

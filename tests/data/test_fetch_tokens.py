@@ -13,7 +13,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from test_fetch import BBC, SHARED_DATA, FakePip
+from fetch_helpers import BBC, SHARED_DATA, FakePip
 
 from distilkit.core.errors import DistilkitError
 from distilkit.data import fetch

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import save_tiny_model
-from test_cli import invoke
+from conftest import invoke, save_tiny_model, write_conll
 from transformers import AutoConfig
 
 from distilkit.core.errors import DistilkitError
@@ -42,15 +41,6 @@ def _sentence(rng: random.Random) -> tuple[list[str], list[str]]:
             words.append(rng.choice(FILLER + ["sad"]))
             tags.append("O")
     return words, tags
-
-
-def write_conll(path: Path, sentences: list[tuple[list[str], list[str]]]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lines = []
-    for words, tags in sentences:
-        lines += [f"{w}\t{t}" for w, t in zip(words, tags, strict=True)] + [""]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
 
 
 @pytest.fixture

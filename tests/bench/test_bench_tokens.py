@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from conftest import invoke, write_conll
 from export_helpers import save_tiny_tagger
-from test_cli import invoke
-from test_token_training import write_conll
 
 from distilkit.bench.backends import read_test_split, split_labels, split_texts
 from distilkit.bench.report import render_markdown

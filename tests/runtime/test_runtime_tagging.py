@@ -8,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import save_tiny_model
+from conftest import invoke, save_tiny_model
 from export_helpers import TAGS, save_tiny_tagger
-from test_cli import invoke
 from transformers import AutoModelForTokenClassification, AutoTokenizer
 
 from distilkit.core.errors import DistilkitError

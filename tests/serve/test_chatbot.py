@@ -11,7 +11,7 @@ from distilkit.core.errors import DistilkitError
 from distilkit.serve.chat_eval import evaluate_bot, load_eval_set
 from distilkit.serve.chatbot import Chatbot, load_bot
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "support-bot"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "support-bot"
 BOT = """\
 name: words
 threshold: 0.7
