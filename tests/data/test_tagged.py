@@ -16,7 +16,8 @@ from distilkit.core.errors import DistilkitError
 from distilkit.core.tasks import IGNORE_INDEX
 from distilkit.core.words import merge_windows, spans_from_bio, words_with_offsets
 from distilkit.data.alignment import encode_words
-from distilkit.data.tagged import load_token_data, read_conll, read_token_jsonl, to_iob2
+from distilkit.data.tag_schemes import to_iob2
+from distilkit.data.tagged import load_token_data, read_conll, read_token_jsonl
 from distilkit.evaluate.tag_metrics import entity_metrics, token_accuracy
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"

@@ -4,42 +4,18 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from distilkit.cli.app import app, console
-from distilkit.cli.options import (
-    AllowPickle,
-    BatchSize,
-    Config,
-    Epochs,
-    FreezeEmb,
-    GradAccum,
-    Lr,
-    MaxLength,
-    MaxSteps,
-    Out,
-    Resume,
-    SaveEvery,
-    Seed,
-    Warmup,
-    WeightDecay,
-    quiet_transformers,
-    train_config,
-)
+from distilkit.cli.options import TRAINING, Config, Corpus, Out, quiet_transformers, shared_options, train_config
 
-Corpus = Annotated[
-    list[str],
-    typer.Option(help="Raw text: .txt, .txt.gz or .jsonl (text field) files or folders, one paragraph a line. Repeat."),
-]
-Pack = Annotated[bool, typer.Option(help="Pack the text into full-length windows instead of length-grouped lines.")]
-MaxMinutes = Annotated[
-    float, typer.Option(min=0.0, help="Stop cleanly with a checkpoint after this many minutes (0: no limit).")
-]
+GENERAL_TRAINING = (*TRAINING, "pack", "max_minutes")
 
 
 @app.command("distil-general")
+@shared_options(*GENERAL_TRAINING, lr=5e-4, warmup_ratio=0.05, save_every=500)
 def distil_general(
     ctx: typer.Context,
     corpus: Corpus,
@@ -69,22 +45,8 @@ def distil_general(
     temperature: Annotated[float, typer.Option(min=0.01, help="Softmax temperature T of the kd loss.")] = 2.0,
     ce_tokens: Annotated[str, typer.Option(help="kd loss on the 'masked' tokens or on 'all' tokens.")] = "masked",
     relation_heads: Annotated[int, typer.Option(min=0, help="Relation heads (0: the teacher's heads).")] = 0,
-    max_length: MaxLength = 128,
-    pack: Pack = False,
-    epochs: Epochs = 1,
-    max_steps: MaxSteps = 0,
-    max_minutes: MaxMinutes = 0.0,
-    batch_size: BatchSize = 32,
-    grad_accum: GradAccum = 1,
-    lr: Lr = 5e-4,
-    weight_decay: WeightDecay = 0.01,
-    warmup_ratio: Warmup = 0.05,
-    seed: Seed = 0,
-    save_every: SaveEvery = 500,
-    freeze_embeddings: FreezeEmb = False,
-    resume: Resume = False,
-    allow_pickle: AllowPickle = False,
     config: Config = None,
+    **options: Any,
 ) -> None:
     """Task-agnostic distillation (DistilBERT's recipe) on raw text: a general masked-LM student to fine-tune."""
     from distilkit.distil.general_objective import GeneralWeights
@@ -121,17 +83,21 @@ def distil_general(
         init=init,
         hidden_size=hidden_size,
         num_heads=num_heads,
-        max_length=max_length,
-        pack=pack,
+        max_length=options["max_length"],
+        pack=options["pack"],
         seed=train_cfg.seed,
-        allow_pickle=allow_pickle,
+        allow_pickle=options["allow_pickle"],
     )
-    result = general.distil_general(setup, out, train_cfg, resume=resume)
+    result = general.distil_general(setup, out, train_cfg, resume=options["resume"])
     if main_process:
         _print_general(result)
 
 
 @app.command("mlm-head")
+@shared_options(
+    "max_length", "pack", "epochs", "max_steps", "max_minutes", "batch_size", "lr", "warmup_ratio", "seed",
+    "save_every", "resume", "allow_pickle", lr=1e-3, warmup_ratio=0.05, save_every=500,
+)  # fmt: skip
 def mlm_head(
     ctx: typer.Context,
     corpus: Corpus,
@@ -139,29 +105,16 @@ def mlm_head(
     teacher: Annotated[str, typer.Option(help="Encoder without a masked-LM head (folder or hub id).")] = (
         "all-MiniLM-L6-v2"
     ),
-    max_length: MaxLength = 128,
-    pack: Pack = False,
-    epochs: Epochs = 1,
-    max_steps: MaxSteps = 0,
-    max_minutes: MaxMinutes = 0.0,
-    batch_size: BatchSize = 32,
-    lr: Lr = 1e-3,
-    warmup_ratio: Warmup = 0.05,
-    seed: Seed = 0,
-    save_every: SaveEvery = 500,
-    resume: Resume = False,
-    allow_pickle: AllowPickle = False,
     config: Config = None,
+    **options: Any,
 ) -> None:
     """Train a masked-LM head on a frozen teacher that has none, so DistilBERT's soft-target loss can use it."""
     from distilkit.recipes import general
 
     quiet_transformers()
     main_process = _save_config_on_main_process(out, ctx.params)
-    cfg = train_config(ctx.params)
-    result = general.train_mlm_head(
-        teacher, corpus, out, cfg, max_length=max_length, pack=pack, resume=resume, allow_pickle=allow_pickle
-    )
+    run = {key: options[key] for key in ("max_length", "pack", "resume", "allow_pickle")}
+    result = general.train_mlm_head(teacher, corpus, out, train_config(ctx.params), **run)
     if main_process:
         _print_general(result)
 

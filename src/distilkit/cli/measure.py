@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from distilkit.cli.app import app, console
 from distilkit.cli.options import (
-    AllowPickle,
     Config,
     Data,
-    LabelColumn,
     MaxLength,
-    PairColumn,
-    Scheme,
     Seed,
-    Stride,
-    TagColumn,
     Task,
-    TextColumn,
     columns,
     quiet_transformers,
+    shared_options,
     token_options,
 )
 from distilkit.cli.output import print_tag_metrics
@@ -30,21 +24,17 @@ from distilkit.core.errors import DistilkitError
 
 
 @app.command()
+@shared_options(
+    "text_column", "label_column", "text_pair_column", "tag_column", "scheme", "stride", "max_length", "allow_pickle"
+)
 def evaluate(
     model: Annotated[str, typer.Argument(help="Classifier folder or hub id.")],
     data: Annotated[str, typer.Option(help="A split file, or a data folder / known dataset (uses --split).")],
     split: Annotated[str, typer.Option(help="Which split of a data folder.")] = "test",
-    text_column: TextColumn = "text",
-    label_column: LabelColumn = "label",
-    text_pair_column: PairColumn = None,
     task: Task = "sequence-classification",
-    tag_column: TagColumn = -1,
-    scheme: Scheme = "auto",
-    stride: Stride = 32,
-    max_length: MaxLength = 128,
     out: Annotated[Path | None, typer.Option(help="Write the metrics as JSON here.")] = None,
-    allow_pickle: AllowPickle = False,
     config: Config = None,
+    **options: Any,
 ) -> None:
     """Accuracy, macro-F1, per-class precision/recall and the confusion matrix of a classifier; for a token
     classifier, token accuracy and (entity tags) entity precision/recall/F1 per type and micro/macro."""
@@ -58,11 +48,11 @@ def evaluate(
         model,
         data,
         split,
-        columns=columns(text_column, label_column, text_pair_column),
-        max_length=max_length,
-        allow_pickle=allow_pickle,
+        columns=columns(options),
+        max_length=options["max_length"],
+        allow_pickle=options["allow_pickle"],
         task=task,
-        tokens=token_options(tag_column, scheme, stride, label_all_subwords=False),
+        tokens=token_options(options),
     )
     if out is not None:
         write_json(out, metrics)

@@ -6,8 +6,10 @@ the command line win over the file. The resolved options are what `config.yaml` 
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import yaml
@@ -88,6 +90,88 @@ UnseenTags = Annotated[
 ]
 
 
+Corpus = Annotated[
+    list[str],
+    typer.Option(help="Raw text: .txt, .txt.gz or .jsonl (text field) files or folders, one paragraph a line. Repeat."),
+]
+Pack = Annotated[bool, typer.Option(help="Pack the text into full-length windows instead of length-grouped lines.")]
+MaxMinutes = Annotated[
+    float, typer.Option(min=0.0, help="Stop cleanly with a checkpoint after this many minutes (0: no limit).")
+]
+
+SHARED: dict[str, tuple[Any, Any]] = {
+    "dev": (Dev, None),
+    "test": (Test, None),
+    "text_column": (TextColumn, "text"),
+    "label_column": (LabelColumn, "label"),
+    "text_pair_column": (PairColumn, None),
+    "tag_column": (TagColumn, -1),
+    "scheme": (Scheme, "auto"),
+    "stride": (Stride, 32),
+    "label_all_subwords": (LabelAll, False),
+    "unseen_tags": (UnseenTags, "error"),
+    "max_length": (MaxLength, 128),
+    "pack": (Pack, False),
+    "epochs": (Epochs, 1),
+    "max_steps": (MaxSteps, 0),
+    "max_minutes": (MaxMinutes, 0.0),
+    "batch_size": (BatchSize, 32),
+    "grad_accum": (GradAccum, 1),
+    "lr": (Lr, 5e-5),
+    "weight_decay": (WeightDecay, 0.01),
+    "warmup_ratio": (Warmup, 0.06),
+    "seed": (Seed, 0),
+    "save_every": (SaveEvery, 0),
+    "freeze_embeddings": (FreezeEmb, False),
+    "resume": (Resume, False),
+    "allow_pickle": (AllowPickle, False),
+}
+"""Options several commands take: name → (annotated type, default). A command lists the ones it takes with
+`shared_options`, overriding the defaults where its own differ (a fine-tune's learning rate is not a distillation's)."""
+
+DATA_FILES = ("dev", "test", "text_column", "label_column", "text_pair_column")
+TAG_FILES = ("tag_column", "scheme", "stride", "label_all_subwords", "unseen_tags")
+TRAINING = (
+    "max_length",
+    "epochs",
+    "max_steps",
+    "batch_size",
+    "grad_accum",
+    "lr",
+    "weight_decay",
+    "warmup_ratio",
+    "seed",
+    "save_every",
+    "freeze_embeddings",
+    "resume",
+    "allow_pickle",
+)
+
+
+def shared_options(*names: str, **defaults: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command the shared options `names` (declared once, in `SHARED`), just before its `--config`.
+
+    The command takes them as `**options` (typer reads the signature this sets); `defaults` override `SHARED`'s.
+    """
+    unknown = sorted((set(names) | set(defaults)) - set(SHARED))
+    if unknown:
+        raise ValueError(f"no shared option {unknown}")
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(command, eval_str=True)  # a set __signature__ is not evaluated again
+        own = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+        kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+        extra = [
+            inspect.Parameter(name, kind, annotation=SHARED[name][0], default=defaults.get(name, SHARED[name][1]))
+            for name in names
+        ]
+        first, last = [p for p in own if p.name != "config"], [p for p in own if p.name == "config"]
+        command.__signature__ = signature.replace(parameters=[*first, *extra, *last])  # type: ignore[attr-defined]
+        return command
+
+    return decorate
+
+
 TRAIN_OPTIONS = {
     "epochs": "epochs",
     "max_steps": "max_steps",
@@ -117,7 +201,14 @@ def train_config(params: dict):
     return TrainConfig(**{field: params[option] for option, field in TRAIN_OPTIONS.items() if option in params})
 
 
-def token_options(tag_column: int, scheme: str, stride: int, label_all_subwords: bool, unseen_tags: str = "error"):
+def token_options(params: dict):
+    """The `TokenOptions` of a command from its resolved options (those of `TAG_FILES` it has)."""
+    return _token_options(**{name: params[name] for name in TAG_FILES if name in params})
+
+
+def _token_options(
+    tag_column: int, scheme: str, stride: int, label_all_subwords: bool = False, unseen_tags: str = "error"
+):
     from distilkit.data.spec import TokenOptions
 
     return TokenOptions(
@@ -129,7 +220,12 @@ def token_options(tag_column: int, scheme: str, stride: int, label_all_subwords:
     )
 
 
-def columns(text_column: str, label_column: str, text_pair_column: str | None):
+def columns(params: dict):
+    """The `Columns` of a command from its resolved options."""
+    return _columns(params["text_column"], params["label_column"], params.get("text_pair_column"))
+
+
+def _columns(text_column: str, label_column: str, text_pair_column: str | None):
     from distilkit.data.classification import Columns
 
     return Columns(text=text_column, label=label_column, text_pair=text_pair_column)
@@ -141,3 +237,18 @@ def quiet_transformers() -> None:
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
+
+
+def data_spec(params: dict):
+    """The `DataSpec` of a training command from its resolved options (`--data`, `--dev`, `--test`, columns, task,
+    and how tags are read)."""
+    from distilkit.data.spec import DataSpec
+
+    return DataSpec(
+        params["data"],
+        dev=params["dev"],
+        test=params["test"],
+        columns=columns(params),
+        task=params["task"],
+        tokens=token_options(params),
+    )

@@ -1,9 +1,6 @@
 """Token-classification data (NER, POS): read CoNLL, JSONL or a Hugging Face dataset into word and tag lists, validated.
 
-Tagging schemes are normalised on the way in: IOB1, IOB2 (BIO) and BIOES/BILOU all become IOB2, because the loss, the
-metrics (seqeval, strict IOB2) and the span decoder then only ever see one scheme, and a file tagged in another
-convention scores exactly as well as the same annotation in BIO. Tags without a prefix (POS tags such as ``NN``,
-``VBZ``, ``PRP$``) are kept as they are.
+Tagging schemes are normalised to IOB2 on the way in (`data.tag_schemes`); plain tags such as POS stay as they are.
 
 As for classification, every check names the file and line of the offending token: a 700k-line CoNLL file with one
 ragged line is otherwise a ``ValueError`` deep inside a collator.
@@ -12,7 +9,6 @@ ragged line is otherwise a ``ValueError`` deep inside a collator.
 from __future__ import annotations
 
 import json
-import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,23 +16,10 @@ from pathlib import Path
 
 from distilkit.core.errors import DistilkitError, at
 from distilkit.data.sources import Source, hf_name_and_split, is_hf, split_sources
+from distilkit.data.tag_schemes import OUTSIDE, normalise, resolve_scheme
 
 FILE_FORMATS = {".conll": "conll", ".txt": "conll", ".jsonl": "jsonl", ".json": "jsonl"}
-SCHEMES = {
-    "auto": "auto",
-    "iob1": "iob1",
-    "iob2": "iob2",
-    "bio": "iob2",
-    "bioes": "bioes",
-    "iobes": "bioes",
-    "bilou": "bioes",
-    "none": "none",
-    "plain": "none",
-}
-OUTSIDE = "O"
 DOCSTART = "-DOCSTART-"
-_PREFIXED = re.compile(r"^([A-Z])-(.+)$")
-_ENTITY_PREFIXES = {"iob1": "BI", "iob2": "BI", "bioes": "BIESLU"}
 
 
 @dataclass
@@ -94,13 +77,6 @@ class TokenData:
         return {tag: i for i, tag in enumerate(self.tag_names)}
 
 
-def _scheme(scheme: str) -> str:
-    key = scheme.lower()
-    if key not in SCHEMES:
-        raise DistilkitError(f"unknown tagging scheme {scheme!r} (expected one of: {', '.join(SCHEMES)})")
-    return SCHEMES[key]
-
-
 def read_conll(path: str | Path, tag_column: int = -1, scheme: str = "auto", token_column: int = 0) -> TokenSplit:
     """Read a CoNLL-style file: one word a line with its columns, a blank line between sentences.
 
@@ -110,7 +86,7 @@ def read_conll(path: str | Path, tag_column: int = -1, scheme: str = "auto", tok
     sentence and are skipped.
     """
     path = Path(path)
-    scheme = _scheme(scheme)
+    scheme = resolve_scheme(scheme)
     if not path.is_file():
         raise at(path, None, "no such file")
     sentences: list[list[str]] = []
@@ -164,7 +140,7 @@ def read_conll(path: str | Path, tag_column: int = -1, scheme: str = "auto", tok
     if not sentences:
         raise at(path, None, "no sentences (the file is empty)")
     split = TokenSplit(sentences, tags, str(path), lines=lines, one_word_per_line=True)
-    return _normalise(split, scheme)
+    return normalise(split, scheme)
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -192,7 +168,7 @@ def read_token_jsonl(
 ) -> TokenSplit:
     """Read one JSON object per line holding parallel lists of words and string tags."""
     path = Path(path)
-    scheme = _scheme(scheme)
+    scheme = resolve_scheme(scheme)
     if not path.is_file():
         raise at(path, None, "no such file")
     sentences: list[list[str]] = []
@@ -228,7 +204,7 @@ def read_token_jsonl(
         lines.append(number)
     if not sentences:
         raise at(path, None, "no sentences (the file is empty)")
-    return _normalise(TokenSplit(sentences, tags, str(path), lines=lines), scheme)
+    return normalise(TokenSplit(sentences, tags, str(path), lines=lines), scheme)
 
 
 def read_hf_token_split(
@@ -240,7 +216,7 @@ def read_hf_token_split(
     """
     import datasets
 
-    scheme = _scheme(scheme)
+    scheme = resolve_scheme(scheme)
     where = f"{name}[{split}]"
     try:
         ds = datasets.load_dataset(name, split=split)
@@ -265,7 +241,7 @@ def read_hf_token_split(
         tags.append([names[t] if names and isinstance(t, int) else str(t).strip() for t in row_tags])
     if not sentences:
         raise DistilkitError(f"{where}: no sentences (the split is empty)")
-    return _normalise(TokenSplit(sentences, tags, where), scheme)
+    return normalise(TokenSplit(sentences, tags, where), scheme)
 
 
 def read_token_split(
@@ -283,86 +259,6 @@ def read_token_split(
     if kind == "conll":
         return read_conll(path, tag_column=tag_column, scheme=scheme)
     return read_token_jsonl(path, tokens_key=tokens_key, tags_key=tags_key, scheme=scheme)
-
-
-def _normalise(split: TokenSplit, scheme: str) -> TokenSplit:
-    """Validate tag prefixes and rewrite the tags to IOB2 in place; record the scheme the source used.
-
-    With ``auto``, a file is an entity file if any tag looks like ``X-TYPE`` with X in B, I, E, S, L, U; then every
-    tag must be ``O`` or prefixed, and the scheme is BIOES if an E-/S-/L-/U- tag occurs, IOB1 if an I- tag starts an
-    entity, IOB2 otherwise. A file with no such tag holds plain tags (POS), kept unchanged, so ``-LRB-`` or ``PRP$``
-    are never mistaken for broken entity tags.
-    """
-    if scheme == "auto":
-        entity = any(_prefix(tag) in "BIESLU" for sentence in split.tags for tag in sentence if tag != OUTSIDE)
-        scheme = "iob2" if entity else "none"
-        if entity:
-            _check_prefixes(split, "BIESLU")
-            if any(_prefix(tag) in "ESLU" for sentence in split.tags for tag in sentence):
-                scheme = "bioes"
-            elif _first_inside(split) is not None:
-                scheme = "iob1"
-    elif scheme != "none":
-        _check_prefixes(split, _ENTITY_PREFIXES[scheme])
-        if scheme == "iob2" and (found := _first_inside(split)) is not None:
-            i, j = found
-            raise DistilkitError(
-                f"{split.where(i, j)}: tag {split.tags[i][j]!r} starts an entity, which IOB2 does not allow "
-                "(use scheme 'iob1' or 'auto')"
-            )
-    split.scheme = scheme
-    if scheme != "none":
-        split.tags = [to_iob2(sentence) for sentence in split.tags]
-    return split
-
-
-def _prefix(tag: str) -> str:
-    """The one-letter prefix of ``X-TYPE``, or a string matching no prefix."""
-    match = _PREFIXED.match(tag)
-    return match.group(1) if match else "?"
-
-
-def _check_prefixes(split: TokenSplit, allowed: str) -> None:
-    for i, sentence in enumerate(split.tags):
-        for j, tag in enumerate(sentence):
-            if tag != OUTSIDE and _prefix(tag) not in allowed:
-                expected = ", ".join(f"{p}-" for p in allowed)
-                raise DistilkitError(f"{split.where(i, j)}: invalid tag {tag!r} (expected O or a prefix {expected})")
-
-
-def _first_inside(split: TokenSplit) -> tuple[int, int] | None:
-    """Position of the first I- tag that starts an entity (IOB1 style), if any."""
-    for i, sentence in enumerate(split.tags):
-        previous = OUTSIDE
-        for j, tag in enumerate(sentence):
-            if tag.startswith("I-") and previous[2:] != tag[2:]:
-                return i, j
-            previous = tag
-    return None
-
-
-def to_iob2(tags: list[str]) -> list[str]:
-    """Rewrite one sentence's IOB1, IOB2 or BIOES/BILOU tags as IOB2, where every entity starts with B-.
-
-    S-/U- become B-, E-/L- become I-, and an I- that does not continue an entity of its type (IOB1's way of starting
-    one) becomes B-; a sequence already in IOB2 comes back unchanged.
-    """
-    out: list[str] = []
-    previous = OUTSIDE
-    for tag in tags:
-        if tag == OUTSIDE:
-            new = tag
-        else:
-            prefix, kind = tag[0], tag[2:]
-            if prefix in "SU":
-                new = f"B-{kind}"
-            elif prefix in "IEL":
-                new = f"I-{kind}" if previous != OUTSIDE and previous[2:] == kind else f"B-{kind}"
-            else:
-                new = tag
-        out.append(new)
-        previous = new
-    return out
 
 
 def load_token_data(
