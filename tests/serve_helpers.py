@@ -124,3 +124,22 @@ class CountingSession:
 
     def __getattr__(self, name):
         return getattr(self.session, name)
+
+
+class CountingTokenizer:
+    """Stands in for a `tokenizers.Tokenizer`: counts the texts (or pre-split sentences) it is asked to encode."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        self.texts = 0
+
+    def encode(self, *args, **kwargs):
+        self.texts += 1
+        return self.tokenizer.encode(*args, **kwargs)
+
+    def encode_batch(self, inputs, *args, **kwargs):
+        self.texts += len(inputs)
+        return self.tokenizer.encode_batch(inputs, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.tokenizer, name)

@@ -9,13 +9,13 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from serve_helpers import CountingSession, make_bundles, write_bot
+from serve_helpers import CountingSession, CountingTokenizer, make_bundles, write_bot
 
 from distilkit.core.errors import DistilkitError
 from distilkit.runtime import Predictor, session_options
 from distilkit.serve.app import build_state, create_app
 from distilkit.serve.config import TOKEN_ENV, ServeConfig
-from distilkit.serve.models import entities, parse_bundle_args
+from distilkit.serve.models import parse_bundle_args
 
 
 @pytest.fixture(scope="module")
@@ -59,34 +59,55 @@ def test_classify_single_text_and_list_match_the_runtime(bundles):
     assert got["latency_ms"] > 0
 
 
-def test_ner_groups_bio_tags_into_entities_with_offsets():
-    text = "Maria Lopez joined Acme"
-    tokens = [
-        {"token": "maria", "tag": "B-PER", "score": 0.9, "start": 0, "end": 5},
-        {"token": "lopez", "tag": "I-PER", "score": 0.7, "start": 6, "end": 11},
-        {"token": "joined", "tag": "O", "score": 0.9, "start": 12, "end": 18},
-        {"token": "ac", "tag": "I-ORG", "score": 0.6, "start": 19, "end": 21},
-        {"token": "##me", "tag": "I-ORG", "score": 0.8, "start": 21, "end": 23},
-    ]
-    spans = entities(text, tokens)
-    assert [(s["type"], s["text"]) for s in spans] == [("PER", "Maria Lopez"), ("ORG", "Acme")]
-    assert spans[0]["score"] == pytest.approx(0.8)
-    assert (spans[1]["start"], spans[1]["end"]) == (19, 23)
-
-
 def test_ner_and_embed_endpoints(bundles):
     with TestClient(create_app(make_state(bundles))) as client:
         ner = client.post("/v1/ner", json={"text": ["good movie", "the actor"]}).json()
         emb = client.post("/v1/embed", json={"text": ["good", "bad"]}).json()
         wrong_task = client.post("/v1/classify", json={"text": "x", "model": "vectors"})
         unknown = client.post("/v1/classify", json={"text": "x", "model": "nope"})
-    assert [len(r["tokens"]) for r in ner["results"]] == [2, 2]
-    assert ner["results"][0]["tokens"][1]["start"] == 5
+    assert [[w["word"] for w in r["words"]] for r in ner["results"]] == [["good", "movie"], ["the", "actor"]]
+    assert ner["results"][0]["words"][1]["start"] == 5
+    assert all(isinstance(r["entities"], list) and r["truncated"] is False for r in ner["results"])
     assert emb["dim"] == 32 and len(emb["embeddings"]) == 2 and len(emb["embeddings"][0]) == 32
     expected = Predictor(bundles["vectors"]).embed(["good", "bad"])
     assert emb["embeddings"][1] == pytest.approx(expected[1].tolist(), abs=1e-6)
     assert wrong_task.status_code == 404 and "embedding" in wrong_task.json()["detail"]
     assert unknown.status_code == 404
+
+
+def test_ner_with_tags_that_are_not_entities_gives_words_only(bundles):
+    """A POS-style tagger has no IOB2 spans: `entities` is null rather than spans the metric's rule would not make."""
+    state = make_state(bundles)
+    state.models["tags"].predictor.bundle.labels = ["DT", "NN", "VB"]
+    with TestClient(create_app(state)) as client:
+        reply = client.post("/v1/ner", json={"text": "the actor"})
+    assert reply.status_code == 200
+    (result,) = reply.json()["results"]
+    assert result["entities"] is None
+    assert [w["word"] for w in result["words"]] == ["the", "actor"]
+    assert {w["tag"] for w in result["words"]} <= {"DT", "NN", "VB"}
+
+
+def test_each_served_text_is_tokenized_once(bundles):
+    """Truncation flags come from the encodings the results came from, and NER counts sub-words and runs the
+    model on one encoding: one tokenizer pass per text, whatever the task."""
+    state = make_state(bundles)
+    counters = {}
+    for name, served in state.models.items():
+        predictor = served.predictor
+        counters[name] = [CountingTokenizer(predictor.encoder.tokenizer)]
+        predictor.encoder.tokenizer = counters[name][0]
+        if served.task == "token-classification":  # word tagging counts sub-words with an untruncated copy
+            counters[name].append(CountingTokenizer(predictor.word_tokenizer))
+            predictor.word_tokenizer = counters[name][1]
+    texts = ["good movie", "the actor was fun", "a", ""]
+    with TestClient(create_app(state)) as client:
+        replies = {e: client.post(f"/v1/{e}", json={"text": texts}) for e in ("classify", "ner", "embed")}
+    assert {e: r.status_code for e, r in replies.items()} == {"classify": 200, "ner": 200, "embed": 200}
+    assert [len(r["words"]) for r in replies["ner"].json()["results"]] == [2, 4, 1, 0]
+    encoded = {name: sum(c.texts for c in found) for name, found in counters.items()}
+    # Four texts each; the empty one has no words to tag, so NER encodes three, while the others encode it too.
+    assert encoded == {"sentiment": 4, "tags": 3, "vectors": 4}
 
 
 def test_concurrent_requests_share_one_forward_pass(bundles):

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tokenizers import Encoding
+from tokenizers import Encoding, Tokenizer
 
 from distilkit.core.errors import DistilkitError
 from distilkit.runtime.bundle import Bundle, load_bundle
 from distilkit.runtime.encoding import TextEncoder
 from distilkit.runtime.probabilities import softmax
-from distilkit.runtime.tagging import WordTagger
+from distilkit.runtime.tagging import WordTagger, untruncated
 
 
 class Predictor:
@@ -25,7 +26,9 @@ class Predictor:
     - embedding: ``{"embedding": [floats]}`` per text (`embed` gives the matrix)
 
     Token-classification bundles also give whole words and entities of raw text of any length (`tag_words`,
-    `entities`; see `distilkit.runtime.tagging`), with character offsets into the text.
+    `entities`, both at once with `words_and_entities`; see `distilkit.runtime.tagging`), with character offsets
+    into the text. `predict_with_truncation` and `embed_with_truncation` also say which texts were cut to
+    ``max_length`` tokens.
 
     `threads` caps ONNX Runtime's intra-op threads (default: one per physical core); `batch_size` bounds both the
     batch and the reused input buffers; `spin=False` keeps idle threads from busy-waiting (see `session_options`).
@@ -64,24 +67,40 @@ class Predictor:
 
     def embed(self, texts: str | Sequence[str]) -> np.ndarray:
         """Embeddings as a (texts, dimensions) float32 matrix (embedding bundles only)."""
+        return self.embed_with_truncation(texts)[0]
+
+    def embed_with_truncation(self, texts: str | Sequence[str]) -> tuple[np.ndarray, list[bool]]:
+        """`embed`, and per text whether it was cut to ``max_length`` tokens.
+
+        The flags come from the encodings the embeddings were computed from, so a caller that reports truncation
+        (the server) does not tokenize every text a second time to find out.
+        """
         texts = [texts] if isinstance(texts, str) else list(texts)
         self._require("embedding", "embed")
         if not texts:
-            return np.zeros((0, self.bundle.output_width), dtype=np.float32)
-        return np.stack(self.outputs(texts)).astype(np.float32, copy=False)
+            return np.zeros((0, self.bundle.output_width), dtype=np.float32), []
+        raw, encodings = self._run(texts)
+        return np.stack(raw).astype(np.float32, copy=False), _truncated(encodings)
 
     def predict(self, texts: str | Sequence[str]) -> list[dict[str, Any]]:
         """One result per text (see the class docstring for its shape)."""
+        return self.predict_with_truncation(texts)[0]
+
+    def predict_with_truncation(self, texts: str | Sequence[str]) -> tuple[list[dict[str, Any]], list[bool]]:
+        """`predict`, and per text whether it was cut to ``max_length`` tokens (from the same encodings, see
+        `embed_with_truncation`)."""
         texts = [texts] if isinstance(texts, str) else list(texts)
         if not texts:
-            return []
+            return [], []
         raw, encodings = self._run(texts)
         if self.task == "embedding":
-            return [{"embedding": [float(x) for x in vector]} for vector in raw]
-        if self.task == "sequence-classification":
+            results = [{"embedding": [float(x) for x in vector]} for vector in raw]
+        elif self.task == "sequence-classification":
             probs = softmax(np.stack(raw).astype(np.float64))
-            return [self._label_scores(p) for p in probs]
-        return [self._tags(logits, encoding) for logits, encoding in zip(raw, encodings, strict=True)]
+            results = [self._label_scores(p) for p in probs]
+        else:
+            results = [self._tags(logits, encoding) for logits, encoding in zip(raw, encodings, strict=True)]
+        return results, _truncated(encodings)
 
     def _label_scores(self, probs: np.ndarray) -> dict[str, Any]:
         best = int(probs.argmax())
@@ -117,10 +136,28 @@ class Predictor:
         """Per text, its entities ``{"type", "start", "end", "text", "score"}`` (NER bundles: IOB2 tags)."""
         return self._tagger(stride).entities([texts] if isinstance(texts, str) else list(texts))
 
-    def _tagger(self, stride: int | None):
+    def words_and_entities(self, texts: str | Sequence[str], stride: int | None = None) -> list[dict[str, Any]]:
+        """Per text, ``{"words": <tag_words>, "entities": <entities, or None for tags that are not IOB2>}`` from
+        one pass: what `tag_words` and `entities` give, without running the model twice."""
+        return self._tagger(stride).words_and_entities([texts] if isinstance(texts, str) else list(texts))
+
+    @cached_property
+    def word_tokenizer(self) -> Tokenizer:
+        """The bundle's tokenizer without truncation, which word tagging counts sub-words with; made once, since
+        copying a tokenizer goes through its JSON and every `tag_words`/`entities` call needs one."""
+        return untruncated(self.encoder.tokenizer)
+
+    def _tagger(self, stride: int | None) -> WordTagger:
         self._require("token-classification", "tagging words")
-        return WordTagger(self.encoder, self.bundle.session, self.bundle.output, self.labels, stride)
+        return WordTagger(
+            self.encoder, self.bundle.session, self.bundle.output, self.labels, stride, tokenizer=self.word_tokenizer
+        )
 
     def _require(self, task: str, what: str) -> None:
         if self.task != task:
             raise DistilkitError(f"{self.bundle.path}: {what} needs a {task} bundle, this one is {self.task}")
+
+
+def _truncated(encodings: Sequence[Encoding]) -> list[bool]:
+    """Whether each encoding lost tokens to truncation (the tokenizer keeps what it cut in `overflowing`)."""
+    return [bool(encoding.overflowing) for encoding in encodings]

@@ -6,7 +6,8 @@ of any length and wants words, or entities as ``text[start:end]``. The steps mir
 1. `words_with_offsets` splits the text into words the way BERT's pre-tokenizer does, keeping exact offsets
    (accents, runs of spaces and punctuation included), so offsets index the caller's string.
 2. The words are tokenized pre-split and cut into overlapping windows of whole words (`word_windows`, the rule
-   training used), each run through the model.
+   training used), each run through the model. A text that fits in one window is tokenized once; a longer one
+   once whole (to count sub-words per word) and once per window.
 3. `merge_windows` reads each word's scores at its first sub-word in the window where it has most context, so every
    word gets exactly one prediction, however long the text.
 4. For NER, strict IOB2 decoding (`spans_from_bio`, the rule the metric scores) turns word tags into spans whose
@@ -35,15 +36,22 @@ class WordTagger:
     `stride` is how many sub-words consecutive windows of a long text share (default: a quarter of the window).
     """
 
-    def __init__(self, encoder: TextEncoder, session: Any, output: str, labels: list[str], stride: int | None = None):
+    def __init__(
+        self,
+        encoder: TextEncoder,
+        session: Any,
+        output: str,
+        labels: list[str],
+        stride: int | None = None,
+        tokenizer: Tokenizer | None = None,
+    ):
         self.encoder = encoder
         self.session = session
         self.output = output
         self.labels = labels
-        # A private copy: the encoder's tokenizer truncates, and counting sub-words per word must not.
-        self.tokenizer = Tokenizer.from_str(encoder.tokenizer.to_str())
-        self.tokenizer.no_truncation()
-        self.tokenizer.no_padding()
+        # The encoder's tokenizer truncates, and counting sub-words per word must not: a copy without truncation
+        # (`untruncated`; a caller tagging many batches passes one it keeps, the JSON round trip is not free).
+        self.tokenizer = untruncated(encoder.tokenizer) if tokenizer is None else tokenizer
         processor = self.tokenizer.post_processor
         specials = processor.num_special_tokens_to_add(False) if processor is not None else 0
         self.budget = encoder.max_length - specials
@@ -79,11 +87,24 @@ class WordTagger:
         """Per text, ``[{"type", "start", "end", "text", "score"}, ...]`` with ``text[start:end]`` the surface."""
         if not is_entity_tagset(self.labels):
             raise DistilkitError(f"entities need IOB2 entity tags (O, B-X, I-X); this model's tags are {self.labels}")
+        return [result["entities"] for result in self.words_and_entities(texts)]
+
+    def words_and_entities(self, texts: Sequence[str]) -> list[dict[str, Any]]:
+        """Per text, ``{"words": <tag_words>, "entities": <entities>}`` from one pass over the model.
+
+        A server answers both without tagging twice. ``entities`` is None when the tags are not IOB2 entity tags
+        (a POS tagger): such tags have no spans under the metric's rule, and inventing a looser one would report
+        entities the metric never counts.
+        """
+        decodable = is_entity_tagset(self.labels)
         out = []
         for text, words in zip(texts, self.tag_words(texts), strict=True):
-            offsets = [(w["word"], w["start"], w["end"]) for w in words]
-            tags, scores = [w["tag"] for w in words], [w["score"] for w in words]
-            out.append(spans_from_bio(offsets, tags, scores, text))
+            spans = None
+            if decodable:
+                offsets = [(w["word"], w["start"], w["end"]) for w in words]
+                tags, scores = [w["tag"] for w in words], [w["score"] for w in words]
+                spans = spans_from_bio(offsets, tags, scores, text)
+            out.append({"words": words, "entities": spans})
         return out
 
     def _word_probabilities(self, sentences: list[list[str]]) -> list[np.ndarray]:
@@ -91,11 +112,17 @@ class WordTagger:
         windows: list[dict[str, Any]] = []
         encodings: list[Encoding] = []
         non_empty = [s for s, words in enumerate(sentences) if words]  # merge_windows numbers sentences 0..n-1
-        for k, s in enumerate(non_empty):
-            counts = self._piece_counts(sentences[s])
+        # Each sentence is tokenized once, whole and with its special tokens, to count sub-words per word. When
+        # it fits in one window and every word has a sub-word, that encoding is the window's (the encoder's
+        # tokenizer would give the same one, truncating nothing); only longer sentences are encoded again, window
+        # by window.
+        full = self.tokenizer.encode_batch([sentences[s] for s in non_empty], is_pretokenized=True)
+        for k, (s, whole) in enumerate(zip(non_empty, full, strict=True)):
+            counts = _piece_counts(whole, len(sentences[s]))
             words = [self.unknown if n == 0 else w for w, n in zip(sentences[s], counts, strict=True)]
+            reuse = sum(counts) <= self.budget and all(counts)
             for start, end in word_windows(counts, self.budget, self.stride):
-                encoding = self.encoder.tokenizer.encode(words[start:end], is_pretokenized=True)
+                encoding = whole if reuse else self.encoder.tokenizer.encode(words[start:end], is_pretokenized=True)
                 word_ids = [None if w is None else w + start for w in encoding.word_ids]
                 windows.append(
                     {
@@ -116,9 +143,19 @@ class WordTagger:
         empty = np.zeros((0, len(self.labels)))
         return [softmax(merged[s]) if s in merged else empty for s in range(len(sentences))]
 
-    def _piece_counts(self, words: list[str]) -> list[int]:
-        counts = [0] * len(words)
-        for w in self.tokenizer.encode(words, is_pretokenized=True, add_special_tokens=False).word_ids:
-            if w is not None:
-                counts[w] += 1
-        return counts
+
+def untruncated(tokenizer: Tokenizer) -> Tokenizer:
+    """A copy of `tokenizer` that neither truncates nor pads (the encoder's own truncates to the window)."""
+    copy = Tokenizer.from_str(tokenizer.to_str())
+    copy.no_truncation()
+    copy.no_padding()
+    return copy
+
+
+def _piece_counts(encoding: Encoding, num_words: int) -> list[int]:
+    """Sub-words per word of a pre-split encoding (special tokens belong to no word)."""
+    counts = [0] * num_words
+    for w in encoding.word_ids:
+        if w is not None:
+            counts[w] += 1
+    return counts

@@ -226,7 +226,9 @@ def create_app(state: ServerState) -> FastAPI:
 
     @app.post("/v1/ner", **inference)
     async def ner(body: TextsRequest) -> NerResponse:
-        """Tag each text's tokens and group them into entities with character offsets."""
+        """Tag each text's words and decode its entities, with character offsets (as `distilkit predict --task ner`).
+
+        Texts longer than max_tokens are tagged in windows of whole words, not cut."""
         start = time.perf_counter()
         served, results = await run("ner", body)
         return NerResponse(model=served.name, max_tokens=served.max_tokens, results=results, latency_ms=_ms(start))

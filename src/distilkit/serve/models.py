@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from distilkit.core.errors import DistilkitError
 from distilkit.runtime import Predictor
 
@@ -35,15 +33,17 @@ class ServedModel:
     def run(self, texts: list[str]) -> list[Any]:
         """One result per text: the predictor's result plus whether the text was cut to `max_tokens`.
 
-        Embeddings stay numpy rows (the chatbot scores them; the embed endpoint converts them to lists).
+        Each text is tokenized once: the truncation flags come from the encodings the results were computed from.
+        NER goes through the runtime's word tagger, the decoder `distilkit predict --task ner` and the entity metric
+        use, so the API cannot report entities they would not; it windows long texts, so nothing is cut. Embeddings
+        stay numpy rows (the chatbot scores them; the embed endpoint converts them to lists).
         """
-        truncated = [bool(e.overflowing) for e in self.predictor.encoder.encode(texts)]
-        if self.task == "embedding":
-            return [(row, cut) for row, cut in zip(self.predictor.embed(texts), truncated, strict=True)]
-        results = self.predictor.predict(texts)
         if self.task == "token-classification":
-            for text, result in zip(texts, results, strict=True):
-                result["entities"] = entities(text, result["tokens"])
+            return [{**result, "truncated": False} for result in self.predictor.words_and_entities(texts)]
+        if self.task == "embedding":
+            rows, truncated = self.predictor.embed_with_truncation(texts)
+            return list(zip(rows, truncated, strict=True))
+        results, truncated = self.predictor.predict_with_truncation(texts)
         for result, cut in zip(results, truncated, strict=True):
             result["truncated"] = cut
         return results
@@ -75,31 +75,3 @@ def load_models(args: Sequence[str], forward_batch: int, threads: int | None) ->
         name: ServedModel(name, Predictor(path, batch_size=forward_batch, threads=threads, spin=False))
         for name, path in parse_bundle_args(args)
     }
-
-
-def entities(text: str, tokens: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Entity spans from per-token BIO tags: `B-X` opens an entity, `I-X` (or a plain `X`) extends one of type X.
-
-    A sub-word token continues the entity its word started; an `I-X` after `O` or after another type opens a new
-    entity, as seqeval's default (lenient) scheme does. Each span carries its text slice and mean token score.
-    """
-    spans: list[dict[str, Any]] = []
-    current: dict[str, Any] | None = None
-    scores: list[float] = []
-    for token in tokens:
-        tag = token["tag"]
-        prefix, _, kind = tag.partition("-") if "-" in tag else ("I", "-", tag)
-        if tag == "O" or not kind:
-            current = None
-            continue
-        if current is not None and prefix == "I" and current["type"] == kind:
-            current["end"] = token["end"]
-            scores.append(token["score"])
-            current["score"] = float(np.mean(scores))
-            continue
-        current = {"type": kind, "start": token["start"], "end": token["end"], "score": float(token["score"])}
-        scores = [token["score"]]
-        spans.append(current)
-    for span in spans:
-        span["text"] = text[span["start"] : span["end"]]
-    return spans

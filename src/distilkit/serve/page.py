@@ -115,8 +115,11 @@ const ner = async () => {
   const [data, roundTrip] = await call("/v1/ner", {text});
   out.className = "out";
   out.replaceChildren();
+  const r = data.results[0];
+  // entities is null for a tagger whose tags are not IOB2 (POS): then each word is shown with its tag.
+  const spans = r.entities ?? r.words.map((w) => ({type: w.tag, start: w.start, end: w.end}));
   let at = 0;
-  for (const e of data.results[0].entities) {
+  for (const e of spans) {
     out.append(document.createTextNode(text.slice(at, e.start)));
     const mark = document.createElement("mark");
     mark.style.background = colour(e.type);

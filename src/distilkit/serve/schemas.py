@@ -22,7 +22,10 @@ class Served(BaseModel):
     """Fields every inference answer carries."""
 
     model: str = Field(description="The bundle that answered.")
-    max_tokens: int = Field(description="Texts are cut to this many tokens (special tokens included); see truncated.")
+    max_tokens: int = Field(
+        description="Texts are cut to this many tokens (special tokens included), see truncated; NER tags longer "
+        "texts window by window instead."
+    )
     latency_ms: float = Field(description="Server time from arrival to answer, queueing and batching included.")
 
 
@@ -37,26 +40,44 @@ class ClassifyResponse(Served):
     results: list[LabelResult]
 
 
-class TokenTag(BaseModel):
-    token: str
+class WordTag(BaseModel):
+    """A word of the text, split as BERT's pre-tokenizer splits it (punctuation is a word of its own), and its tag.
+
+    The same as `Predictor.tag_words` and `distilkit predict --task pos`: one prediction per word (read at its first
+    sub-word), which is what the entity decoder and the metric see, rather than sub-word pieces no caller can use.
+    """
+
+    word: str
     tag: str
-    score: float
-    start: int = Field(description="Character offset of the token in the text.")
+    score: float = Field(description="Probability of the tag.")
+    start: int = Field(description="Character offset of the word in the text: text[start:end] == word.")
     end: int
 
 
 class Entity(BaseModel):
+    """An entity decoded from the word tags by strict IOB2 (B-X opens, I-X continues it, a stray I-X is dropped).
+
+    That is the rule the reported entity F1 counts, and the decoder of `distilkit predict --task ner` and
+    `Predictor.entities`: the API gives the same entities, offsets and scores as both.
+    """
+
     type: str
-    start: int
-    end: int
-    text: str
-    score: float = Field(description="Mean score of the entity's tokens.")
+    start: int = Field(description="Character offset of the entity's first word.")
+    end: int = Field(description="Character offset just past its last word.")
+    text: str = Field(description="text[start:end], the original spacing and casing kept.")
+    score: float = Field(description="Mean probability of its words' tags.")
 
 
 class NerResult(BaseModel):
-    tokens: list[TokenTag]
-    entities: list[Entity]
-    truncated: bool
+    words: list[WordTag] = Field(description="Every word of the text with its tag, in order.")
+    entities: list[Entity] | None = Field(
+        description="Entities in order; null when the bundle's tags are not IOB2 entity tags (e.g. a POS tagger), "
+        "whose answer is the word tags."
+    )
+    truncated: bool = Field(
+        description="Always false: a text longer than max_tokens is tagged in overlapping windows of whole words, "
+        "so every word is tagged and nothing is cut."
+    )
 
 
 class NerResponse(Served):
