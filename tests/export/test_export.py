@@ -17,7 +17,6 @@ import distilkit
 from distilkit.core.errors import DistilkitError
 from distilkit.export import export_bundle, export_texts
 from distilkit.export import pipeline as export_pipeline
-from distilkit.export.bundle import load_bundle
 from distilkit.export.onnx_export import export_onnx, load_for_export
 from distilkit.export.quantize import (
     AUTO_CANDIDATES,
@@ -29,6 +28,7 @@ from distilkit.export.quantize import (
     within_budget,
 )
 from distilkit.runtime import Predictor
+from distilkit.runtime.bundle import load_bundle
 
 
 @pytest.fixture(scope="module")

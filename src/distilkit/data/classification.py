@@ -7,13 +7,13 @@ Every check names the file and line of the offending record, because a user with
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from distilkit.core.errors import DistilkitError, at
-from distilkit.data.sources import Source, hf_name_and_split, is_hf, split_sources
+from distilkit.data.jsonl import json_records
+from distilkit.data.sources import Source, Splits, hf_name_and_split, is_hf, split_sources
 
 FILE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
 
@@ -40,14 +40,8 @@ class Columns:
     text_pair: str | None = None
 
 
-@dataclass
-class ClassificationData:
-    """Train/dev/test splits with one label vocabulary, fixed by the training split."""
-
-    train: ClassificationSplit
-    dev: ClassificationSplit | None = None
-    test: ClassificationSplit | None = None
-    label_names: list[str] = field(default_factory=list)
+class ClassificationData(Splits[ClassificationSplit]):
+    """Train/dev/test text splits with one label vocabulary, fixed by the training split."""
 
 
 def _records(path: Path) -> Iterator[tuple[int, dict]]:
@@ -58,16 +52,7 @@ def _records(path: Path) -> Iterator[tuple[int, dict]]:
     try:
         with path.open(encoding="utf-8", newline="") as f:
             if kind == "jsonl":
-                for number, line in enumerate(f, start=1):
-                    if not line.strip():
-                        continue
-                    try:
-                        record = json.loads(line)
-                    except json.JSONDecodeError as e:
-                        raise at(path, number, f"invalid JSON ({e.msg})") from None
-                    if not isinstance(record, dict):
-                        raise at(path, number, "expected a JSON object per line")
-                    yield number, record
+                yield from json_records(path, enumerate(f, start=1))
             else:
                 reader = csv.DictReader(f, delimiter="," if kind == "csv" else "\t")
                 for record in reader:

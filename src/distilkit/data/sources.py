@@ -14,7 +14,9 @@ Readers (`data.classification`, `data.tagged`) pass the file suffixes they read;
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from distilkit.core.errors import DistilkitError, at
 
@@ -23,6 +25,18 @@ HF_PREFIX = "hf:"
 
 Source = str | Path
 """Where one split comes from: a file path, or ``hf:NAME@split``."""
+
+S = TypeVar("S")
+
+
+@dataclass
+class Splits(Generic[S]):
+    """Train/dev/test splits with one label (or tag) vocabulary, fixed by the training split."""
+
+    train: S
+    dev: S | None = None
+    test: S | None = None
+    label_names: list[str] = field(default_factory=list)
 
 
 def is_hf(spec: object) -> bool:

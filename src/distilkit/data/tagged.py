@@ -8,14 +8,14 @@ ragged line is otherwise a ``ValueError`` deep inside a collator.
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from distilkit.core.errors import DistilkitError, at
-from distilkit.data.sources import Source, hf_name_and_split, is_hf, split_sources
+from distilkit.data.jsonl import json_records
+from distilkit.data.sources import Source, Splits, hf_name_and_split, is_hf, split_sources
 from distilkit.data.tag_schemes import OUTSIDE, normalise, resolve_scheme
 
 FILE_FORMATS = {".conll": "conll", ".txt": "conll", ".jsonl": "jsonl", ".json": "jsonl"}
@@ -54,27 +54,27 @@ class TokenSplit:
         return f"{self.source}:{line}"
 
 
-@dataclass
-class TokenData:
-    """Train/dev/test splits with one tag vocabulary, fixed by the training split."""
-
-    train: TokenSplit
-    dev: TokenSplit | None = None
-    test: TokenSplit | None = None
-    tag_names: list[str] = field(default_factory=list)
+class TokenData(Splits[TokenSplit]):
+    """Train/dev/test tagged splits with one tag vocabulary (`label_names`, also `tag_names`), fixed by train."""
 
     @property
     def is_bio(self) -> bool:
         return self.train.is_bio
 
     @property
-    def label_names(self) -> list[str]:
-        """The tags, under the name the classification data uses, so a workflow handles both alike."""
-        return self.tag_names
+    def tag_names(self) -> list[str]:
+        return self.label_names
 
     @property
     def tag2id(self) -> dict[str, int]:
-        return {tag: i for i, tag in enumerate(self.tag_names)}
+        return {tag: i for i, tag in enumerate(self.label_names)}
+
+
+def _existing(path: str | Path) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise at(path, None, "no such file")
+    return path
 
 
 def read_conll(path: str | Path, tag_column: int = -1, scheme: str = "auto", token_column: int = 0) -> TokenSplit:
@@ -85,10 +85,7 @@ def read_conll(path: str | Path, tag_column: int = -1, scheme: str = "auto", tok
     almost always means a shifted or truncated column rather than a deliberate variation. ``-DOCSTART-`` lines end a
     sentence and are skipped.
     """
-    path = Path(path)
-    scheme = resolve_scheme(scheme)
-    if not path.is_file():
-        raise at(path, None, "no such file")
+    path, scheme = _existing(path), resolve_scheme(scheme)
     sentences: list[list[str]] = []
     tags: list[list[str]] = []
     lines: list[int] = []
@@ -167,22 +164,11 @@ def read_token_jsonl(
     path: str | Path, tokens_key: str = "tokens", tags_key: str = "tags", scheme: str = "auto"
 ) -> TokenSplit:
     """Read one JSON object per line holding parallel lists of words and string tags."""
-    path = Path(path)
-    scheme = resolve_scheme(scheme)
-    if not path.is_file():
-        raise at(path, None, "no such file")
+    path, scheme = _existing(path), resolve_scheme(scheme)
     sentences: list[list[str]] = []
     tags: list[list[str]] = []
     lines: list[int] = []
-    for number, line in _lines(path):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise at(path, number, f"invalid JSON ({e.msg})") from None
-        if not isinstance(record, dict):
-            raise at(path, number, "expected a JSON object per line")
+    for number, record in json_records(path, _lines(path)):
         for key in (tokens_key, tags_key):
             if key not in record:
                 raise at(path, number, f"missing key {key!r} (found: {', '.join(map(str, record))})")

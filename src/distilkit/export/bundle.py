@@ -4,8 +4,7 @@ The folder is assembled under a temporary name next to the destination, loaded b
 `load_bundle` (so a bundle that would not load is never put in place), then renamed over any old bundle. A killed
 export leaves either the old bundle or the new one, never a model from one run beside labels from another.
 
-Reading and checking bundles is the runtime's job (`distilkit.runtime.bundle`, torch-free); `load_bundle` and
-`read_meta` are re-exported here so export code and tests have one place to look.
+Reading and checking bundles is the runtime's job (`distilkit.runtime.bundle`, torch-free).
 """
 
 from __future__ import annotations
@@ -18,27 +17,7 @@ from tokenizers import Tokenizer
 
 from distilkit.core.atomic import new_folder, write_json, write_text
 from distilkit.core.errors import DistilkitError
-from distilkit.runtime.bundle import (
-    BUNDLE_FILE,
-    FORMAT_VERSION,
-    MODEL_FILE,
-    TOKENIZER_FILE,
-    Bundle,
-    load_bundle,
-    read_meta,
-)
-
-__all__ = [
-    "BUNDLE_FILE",
-    "FORMAT_VERSION",
-    "MODEL_FILE",
-    "TOKENIZER_FILE",
-    "Bundle",
-    "load_bundle",
-    "read_meta",
-    "runtime_tokenizer",
-    "write_bundle",
-]
+from distilkit.runtime.bundle import BUNDLE_FILE, FORMAT_VERSION, MODEL_FILE, TOKENIZER_FILE, load_bundle
 
 
 def runtime_tokenizer(hf_tokenizer: Any) -> Tokenizer:
