@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import functools
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -157,7 +158,18 @@ def require(condition: bool, what: str) -> None:
         return
     if os.environ.get("CI") == "true":
         pytest.fail(f"needs {what} (CI=true: a missing requirement fails)", pytrace=False)
-    pytest.skip(f"needs {what}")
+    try:
+        pytest.skip(f"needs {what}")
+    except pytest.skip.Exception as skipped:
+        # `pytest -rs` then names the skipped test's file and line, not this one (as for a skip in a fixture).
+        skipped._use_item_location = True
+        raise
+
+
+# What pip's retry warnings say when no index answers (refused, no DNS, timed out).
+UNREACHABLE = re.compile(
+    r"Failed to establish a new connection: [^'\")]*|Temporary failure in name resolution|Read timed out"
+)
 
 
 @functools.cache
@@ -177,7 +189,9 @@ def registry_problem(requirement: str) -> str | None:
     if done.returncode != 0:
         lines = [line.strip() for line in (done.stderr + "\n" + done.stdout).splitlines() if line.strip()]
         errors = [line for line in lines if line.startswith("ERROR:")]
-        return (errors or lines or [f"pip index versions {name}: exit status {done.returncode}"])[-1]
+        last = (errors or lines or [f"pip index versions {name}: exit status {done.returncode}"])[-1]
+        unreachable = UNREACHABLE.search(done.stderr)
+        return f"{last}; the index did not answer: {unreachable.group(0)}" if unreachable else last
     listed = [line.partition(":")[2] for line in done.stdout.splitlines() if line.startswith("Available versions:")]
     if version and version not in {v.strip() for line in listed for v in line.split(",")}:
         return f"the index does not list version {version}"

@@ -70,6 +70,15 @@ def test_the_probe_names_what_the_registry_lacks(monkeypatch):
     offline = "WARNING: Retrying ...\nERROR: Could not find a version that satisfies the requirement x\n"
     fake_pip(monkeypatch, returncode=1, stderr=offline + "ERROR: No matching distribution found for x\n")
     assert probe("x==1") == "ERROR: No matching distribution found for x"
+    refused = (
+        "WARNING: Retrying (Retry(total=0)) after connection broken by 'NewConnectionError('<HTTPConnection>: "
+        "Failed to establish a new connection: [Errno 111] Connection refused')': /simple/x/\n"
+    )
+    fake_pip(monkeypatch, returncode=1, stderr=refused + "ERROR: No matching distribution found for x\n")
+    assert probe("x==1") == (
+        "ERROR: No matching distribution found for x; "
+        "the index did not answer: Failed to establish a new connection: [Errno 111] Connection refused"
+    )
     fake_pip(monkeypatch, raises=subprocess.TimeoutExpired(["pip"], 120))
     assert probe("x==1").startswith("pip index versions x did not answer: ")
 
