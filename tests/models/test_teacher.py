@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import save_tiny_model
+from conftest import require_teacher, save_tiny_model
 
 from distilkit.core.errors import DistilkitError
 from distilkit.models.teacher import embedded_teacher_dir, load_classifier, resolve_model_path
@@ -50,6 +50,7 @@ def test_classifier_with_other_labels_is_refused(tiny_teacher):
 
 @pytest.mark.integration
 def test_embedded_teacher_resolves_offline_and_loads():
+    require_teacher()
     folder = embedded_teacher_dir()
     assert (folder / "model.safetensors").is_file()
     model, tokenizer = load_classifier("all-MiniLM-L6-v2", ["negative", "positive"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import toy_rows, write_csv
+from conftest import require_teacher, toy_rows, write_csv
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 from typer.testing import CliRunner
 
@@ -15,6 +15,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_distil_the_real_teacher_and_load_the_student_with_plain_transformers(tmp_path):
+    require_teacher()
     data = tmp_path / "data"
     write_csv(data / "train.csv", toy_rows(64))
     write_csv(data / "test.csv", toy_rows(16))

@@ -1,7 +1,8 @@
 """The try-it page in headless Chromium: type, submit, see the answer and its latency, for all three panels.
 
-Needs Debian's `chromium` and `chromium-driver` (.ci/run installs them when missing); Selenium is pointed at those
-binaries so it never tries to download a browser or a driver.
+Needs Debian's `chromium` and `chromium-driver` (.ci/run installs them when missing): without them the browser tests
+skip, naming what is missing, and fail under CI. Selenium is pointed at those binaries so it never tries to download
+a browser or a driver.
 """
 
 from __future__ import annotations
@@ -9,9 +10,11 @@ from __future__ import annotations
 import re
 import shutil
 import signal
+import sys
 from pathlib import Path
 
 import pytest
+from conftest import require
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -34,10 +37,26 @@ FLAGS = [
 LATENCY = re.compile(r"server \d+\.\d ms · round trip \d+\.\d ms")
 
 
+def require_browser() -> None:
+    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.is_file()]
+    require(not missing, f"{' and '.join(missing)} (apt-get install -y chromium chromium-driver)")
+
+
+def test_a_missing_browser_skips_and_fails_under_ci(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", tmp_path / "no-chromium")
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception) as skipped:
+        require_browser()
+    assert str(skipped.value) == f"needs {tmp_path / 'no-chromium'} (apt-get install -y chromium chromium-driver)"
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception) as failed:
+        require_browser()
+    assert str(failed.value) == f"{skipped.value} (CI=true: a missing requirement fails)"
+
+
 @pytest.fixture
 def browser(tmp_path):
-    if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
-        pytest.fail("needs /usr/bin/chromium and /usr/bin/chromedriver: apt-get install -y chromium chromium-driver")
+    require_browser()
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     for flag in [*FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"]:

