@@ -173,16 +173,24 @@ def test_run_main_job_on_a_tiny_teacher_writes_the_report_and_resumes(tmp_path, 
     result = invoke(*args)
     out = tmp_path / "runs" / "tiny"
     report = json.loads((out / "report.json").read_text())
-    assert [m["name"] for m in report["models"]] == ["teacher", "student"]
+    assert [m["name"] for m in report["models"]] == ["teacher", "student", "bundle"]
+    assert [m["kind"] for m in report["models"]] == ["torch", "torch", "bundle"]
+    assert report["settings"]["mode"] == "text" and report["settings"]["reference"] == "teacher"
     assert report["models"][1]["params"] < report["models"][0]["params"]
-    assert "accuracy" in report["models"][1]["metrics"]
+    assert all("accuracy" in m["metrics"] for m in report["models"])
+    assert set(report["retention"]) == {"student", "bundle"}
+    assert report["retention"]["bundle"]["accuracy"] is not None and report["retention"]["bundle"]["disk_ratio"] < 1
+    assert isinstance(report["machine"]["vector_extensions"], list)
     assert (out / "report.md").is_file() and (out / "report.png").stat().st_size > 0
-    assert "student" in result.output
+    bundle = json.loads((out / "bundle" / "bundle.json").read_text())
+    assert bundle["quantization"]["name"] != "fp32" or bundle["quantization"]["candidates"]  # auto tried INT8
+    assert f"distilkit predict {out / 'bundle'} " in result.output
+    assert f"distilkit serve tiny={out / 'bundle'}\n" in result.output
     summary = json.loads((out / "run_summary.json").read_text())
-    assert summary["student"]["layer_map"] == [0, 3]
-    # a second run finds both trained stages done and only re-benches
+    assert summary["student"]["layer_map"] == [0, 3] and summary["bundle"] == str(out / "bundle")
+    # a second run finds the trained stages and the bundle done and only re-benches
     again = invoke(*args)
-    assert again.output.count("already done") == 2
+    assert again.output.count("already done") == 3
 
 
 def test_help_shows_the_install_extra_that_rich_markup_would_swallow():

@@ -62,14 +62,7 @@ def parse_model_args(items: list[str]) -> list[ModelSpec]:
 
 
 def _machine(first_load: dict, threads: int, load_start: list[float]) -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from distilkit.core.machine import cpu_name, vector_extensions
 
     def version(pkg: str) -> str:
         try:
@@ -78,7 +71,8 @@ def _machine(first_load: dict, threads: int, load_start: list[float]) -> dict:
             return "?"
 
     return {
-        "cpu": cpu,
+        "cpu": cpu_name(),
+        "vector_extensions": vector_extensions(),
         "cores": os.cpu_count(),
         "threads": first_load.get("threads", threads),
         "torch": first_load.get("torch") or version("torch"),

@@ -13,6 +13,7 @@ floats (1.0 = equal); a ratio whose denominator is missing or zero is ``null``.
       "created": "2026-11-23T18:02:11+00:00",        # UTC, ISO 8601
       "elapsed_s": 612.4,                             # wall time of the whole bench
       "machine": {"cpu": str, "cores": int, "threads": int,   # threads = torch.set_num_threads in every worker
+                  "vector_extensions": [str],                # e.g. ["AVX2", "AVX-512", "AVX-512 VNNI", ...]
                   "torch": str, "transformers": str, "python": str, "platform": str,
                   "load_avg_start": [1m, 5m, 15m], "load_avg_end": [...]},   # other load on the machine, if any
       "settings": {"runs": int, "warmup": int, "rounds": int, "max_length": int, "reference": str,
@@ -69,8 +70,10 @@ alternating between rounds), so drift of the machine's speed hits every model al
 
 from __future__ import annotations
 
-import json
+import io
 from pathlib import Path
+
+from distilkit.core.atomic import write_bytes, write_json, write_text
 
 SCHEMA = "distilkit.bench/1"
 MB = 1_000_000
@@ -253,7 +256,8 @@ def render_markdown(report: dict) -> str:
     lines = [
         "# distilkit bench",
         "",
-        f"{report['created']} · {machine['cpu']} · {machine['cores']} cores, {machine['threads']} torch threads · "
+        f"{report['created']} · {machine['cpu']} ({_extensions(machine)}) · {machine['cores']} cores, "
+        f"{machine['threads']} torch threads · "
         f"torch {machine['torch']}, transformers {machine['transformers']} · load average at start "
         f"{'/'.join(f'{x:.1f}' for x in machine['load_avg_start'])}",
         "",
@@ -276,6 +280,14 @@ def render_markdown(report: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _extensions(machine: dict) -> str:
+    """The CPU's INT8/bf16 vector extensions as the report shows them (older reports did not record them)."""
+    found = machine.get("vector_extensions")
+    if found is None:
+        return "vector extensions not recorded"
+    return ", ".join(found) if found else "no AVX2, AVX-512, VNNI, BF16 or AMX"
 
 
 def render_table(report: dict):
@@ -336,13 +348,15 @@ def write_png(report: dict, path: Path) -> None:
     ax.margins(0.25)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path)
+    image = io.BytesIO()
+    fig.savefig(image, format="png")
     plt.close(fig)
+    write_bytes(path, image.getvalue())
 
 
 def write_report(report: dict, out_dir: Path) -> None:
     """Write report.json, report.md and report.png into `out_dir`."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    (out_dir / "report.md").write_text(render_markdown(report), encoding="utf-8")
+    write_json(out_dir / "report.json", report)
+    write_text(out_dir / "report.md", render_markdown(report))
     write_png(report, out_dir / "report.png")

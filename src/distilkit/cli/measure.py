@@ -133,9 +133,14 @@ def run(
     runs_dir: Annotated[Path, typer.Option(help="Folder holding all runs.")] = Path("runs"),
     bench_runs: Annotated[int, typer.Option(min=1, help="Timed runs per bench setting.")] = 20,
     seed: Seed = 0,
+    quantize: Annotated[
+        str, typer.Option(help="The shipped bundle: auto (fastest INT8 within --budget of fp32), dynamic, static, none")
+    ] = "auto",
+    budget: Annotated[float, typer.Option(min=0.0, help="Dev-score points the bundle may lose against fp32.")] = 1.0,
     config: Config = None,
 ) -> None:
-    """The main job: fine-tune the teacher, distil a student, evaluate both, bench them, print the table."""
+    """The main job: fine-tune the teacher, distil a student, export it as an INT8 bundle, bench all three from raw
+    text, print the table and the commands that use the bundle."""
     from distilkit.recipes.main_job import MainJob, run_main_job
 
     quiet_transformers()
@@ -149,5 +154,7 @@ def run(
         runs_dir=runs_dir,
         bench_runs=bench_runs,
         seed=seed,
+        quantize=quantize,
+        budget=budget,
     )
     run_main_job(job, ctx.params, console)
