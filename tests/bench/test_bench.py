@@ -18,6 +18,7 @@ from distilkit.bench.configs import param_count, parse_config_spec
 from distilkit.bench.measure import Worker, disk_bytes
 from distilkit.bench.report import SCHEMA, render_markdown, render_table
 from distilkit.core.errors import DistilkitError
+from distilkit.core.progress import ENV
 
 TINY_CONFIG = "bert-base:vocab_size=200:hidden_size=32:num_hidden_layers=2:num_attention_heads=2:intermediate_size=64"
 
@@ -128,6 +129,22 @@ def test_config_bench_uses_random_inputs_and_real_disk_size(tmp_path):
     assert m["params"] * 4 < m["disk_bytes"] < m["params"] * 4 + 100_000  # fp32 weights plus a small header
     assert report["retention"] == {}
     assert (tmp_path / "out" / "report.png").is_file()
+
+
+def test_bench_off_a_terminal_prints_a_line_as_each_piece_of_work_starts(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(ENV, "0")
+    run_bench([ModelSpec("tiny", config=TINY_CONFIG)], tmp_path / "out", runs=1, warmup=0, threads=1)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[bench]")]
+    heads = [line.split(" | ")[0] for line in lines]
+    assert heads == [
+        "[bench] step 0/5 (0%) tiny: building " + TINY_CONFIG,
+        "[bench] step 1/5 (20%) tiny: loading",
+        "[bench] step 2/5 (40%) tiny: b1_s128, round 1/1",
+        "[bench] step 3/5 (60%) tiny: b1_s32, round 1/1",
+        "[bench] step 4/5 (80%) tiny: b32_s128, round 1/1",
+        "[bench] step 5/5 (100%) done",
+    ]
+    assert lines[-1].endswith("eta 0:00:00") and all(" elapsed " in line for line in lines)
 
 
 def test_bad_paths_and_specs_are_user_errors(tmp_path):

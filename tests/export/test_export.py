@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from transformers import AutoModel, AutoModelForSequenceClassification, AutoMode
 
 import distilkit
 from distilkit.core.errors import DistilkitError
+from distilkit.core.progress import ENV
 from distilkit.export import export_bundle, export_texts
 from distilkit.export import pipeline as export_pipeline
 from distilkit.export.onnx_export import export_onnx, load_for_export
@@ -287,6 +289,25 @@ def test_dynamic_quantization_makes_a_smaller_model_that_still_agrees(tmp_path, 
     assert meta["validation"]["bundle_vs_fp32"]["agreement"] == 1.0
     results = Predictor(out).predict(FRESH_TEXTS)
     assert [r["label"] for r in results] == [r["label"] for r in Predictor(fp32_bundle).predict(FRESH_TEXTS)]
+
+
+def test_export_off_a_terminal_prints_a_line_as_each_stage_starts(tmp_path, models, monkeypatch, capsys):
+    monkeypatch.setenv(ENV, "0")
+    export_bundle(models["classifier"], tmp_path / "int8", quantize="dynamic")
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[export]")]
+    assert [line.split(" | ")[0] for line in lines] == [
+        "[export] stage 0/7 (0%) trace",
+        f"[export] stage 1/7 (14%) PyTorch outputs on {len(export_pipeline.BUILTIN_TEXTS)} texts",
+        "[export] stage 2/7 (28%) fuse",
+        "[export] stage 3/7 (42%) validate",
+        "[export] stage 4/7 (57%) fp32 score",
+        "[export] stage 5/7 (71%) quantize dynamic",
+        "[export] stage 6/7 (85%) write bundle",
+        "[export] stage 7/7 (100%) done",
+    ]
+    assert all(re.search(r" \| elapsed \d+:\d\d:\d\d eta (\d+:\d\d:\d\d|\?)$", line) for line in lines)
+    export_bundle(models["classifier"], tmp_path / "quiet", quiet=True)
+    assert "[export]" not in capsys.readouterr().out
 
 
 def test_auto_quantization_scores_every_candidate_on_the_dev_split(tmp_path, models):

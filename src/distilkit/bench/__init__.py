@@ -21,6 +21,7 @@ from importlib import metadata
 from pathlib import Path
 
 from distilkit.core.errors import DistilkitError
+from distilkit.core.progress import ProgressLog
 
 ROUNDS = 5  # timed runs are split into this many interleaved blocks per setting (fewer when runs < ROUNDS)
 
@@ -124,11 +125,18 @@ def _blocks(runs: int) -> list[int]:
 
 
 class _Progress:
-    """A rich progress bar over weighted steps, or nothing."""
+    """A rich progress bar over weighted steps on a terminal, plain progress lines elsewhere (`core.progress`: a
+    bench of large models runs for many minutes, under nohup or in CI too), or nothing.
+
+    Every piece of work is announced by `describe` before it runs, so the lines print there, naming the work now
+    running; `advance` only counts, except for the last step.
+    """
 
     def __init__(self, enabled: bool, total: int):
         self.bar = None
-        if enabled:
+        self.total, self.done = total, 0
+        self.lines = ProgressLog("bench", total, rate=False, enabled=enabled)
+        if enabled and not self.lines.active:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
             self.bar = Progress(
@@ -146,10 +154,14 @@ class _Progress:
             self.bar.__exit__(*exc)
 
     def describe(self, text: str) -> None:
+        self.lines.update(self.done, note=text)
         if self.bar is not None:
             self.bar.update(self.task, description=text)
 
     def advance(self, n: int = 1) -> None:
+        self.done += n
+        if self.done >= self.total:
+            self.lines.update(self.done)
         if self.bar is not None:
             self.bar.advance(self.task, n)
 

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from distilkit.core.progress import ProgressLog
 from distilkit.core.tasks import IGNORE_INDEX
 from distilkit.data.batching import EncodedSplit, make_loader, model_inputs
 from distilkit.distil.losses import HiddenStateLoss, kd_loss
@@ -132,14 +133,25 @@ class CachedLogits:
 
 
 @torch.no_grad()
-def teacher_logits_for(teacher: nn.Module, data: EncodedSplit, tokenizer, batch_size: int = 64) -> CachedLogits:
-    """The teacher's aligned logits for every example of `data` (teacher in eval mode: no dropout)."""
+def teacher_logits_for(
+    teacher: nn.Module, data: EncodedSplit, tokenizer, batch_size: int = 64, quiet: bool = False
+) -> CachedLogits:
+    """The teacher's aligned logits for every example of `data` (teacher in eval mode: no dropout).
+
+    A pass over the whole transfer set with the large model, minutes long on a CPU before training even starts:
+    off a terminal it reports progress lines (`core.progress`) unless `quiet`.
+    """
     teacher.eval()
     per_example: list[torch.Tensor] = [torch.empty(0)] * len(data)
-    for batch in make_loader(data, tokenizer, batch_size, shuffle=False):
+    loader = make_loader(data, tokenizer, batch_size, shuffle=False)
+    lines = ProgressLog("teacher logits", len(loader), unit="batch", enabled=not quiet)
+    tokens = 0
+    for done, batch in enumerate(loader, 1):
         logits = teacher(**model_inputs(batch)).logits.float()
         for row, i in enumerate(batch["index"].tolist()):
             per_example[i] = aligned(logits[row : row + 1], batch["labels"][row : row + 1])
+        tokens += int(batch["attention_mask"].sum())
+        lines.update(done, tokens=tokens)
     counts = torch.tensor([len(rows) for rows in per_example])
     offsets = torch.cat([torch.zeros(1, dtype=torch.long), counts.cumsum(0)])
     return CachedLogits(torch.cat(per_example), offsets)

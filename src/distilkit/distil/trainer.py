@@ -1,9 +1,10 @@
 """The one training loop: fine-tuning and distillation differ only in the objective they hand it.
 
 Built on Accelerate so the same code runs in one process or under `accelerate launch` / `torchrun` (DDP). It owns
-what every run needs: AdamW with warm-up and linear decay, gradient accumulation, clipping, seeds, a progress bar,
-JSON-lines, CSV and TensorBoard logs, atomic checkpoints with exact resume (same batches, optimizer, scheduler and RNG
-state), and a wall-time budget that ends a long run cleanly with a checkpoint.
+what every run needs: AdamW with warm-up and linear decay, gradient accumulation, clipping, seeds, a progress bar
+(plain lines from `core.progress` when stdout is not a terminal), JSON-lines, CSV and TensorBoard logs, atomic
+checkpoints with exact resume (same batches, optimizer, scheduler and RNG state), and a wall-time budget that ends a
+long run cleanly with a checkpoint.
 
 Under N processes each global batch of N × batch_size examples is drawn as one batch and split between the processes
 (Accelerate's `split_batches`): the run then sees the same batches, in the same order, as one process with
@@ -26,6 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch import nn
 from transformers import get_linear_schedule_with_warmup
 
+from distilkit.core.progress import ProgressLog
 from distilkit.data.batching import TrainData, make_loader
 from distilkit.distil.checkpoint import Progress as RunProgress
 from distilkit.distil.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
@@ -152,6 +154,8 @@ def train(
 
     out_dir.mkdir(parents=True, exist_ok=True)
     log = RunLog(out_dir) if accelerator.is_main_process else None
+    # Off a terminal the bar draws nothing until the end: plain lines at a steady interval take its place.
+    lines = ProgressLog("train", total_steps, start=progress.step, enabled=not quiet and accelerator.is_main_process)
     bar = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -159,7 +163,7 @@ def train(
         TextColumn("{task.fields[rate]:.2f} step/s  {task.fields[tokens]:.0f} tok/s  {task.fields[losses]}"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
-        disable=quiet or not accelerator.is_main_process,
+        disable=quiet or not accelerator.is_main_process or lines.active,
     )
     start, seen_tokens, last_loss = time.perf_counter(), 0, float("nan")
     budget_hit = False
@@ -201,6 +205,7 @@ def train(
                     tokens=seen_tokens / elapsed,
                     losses=losses,
                 )
+                lines.update(progress.step, losses=step_logs, tokens=seen_tokens)
                 if log is not None:
                     log.write(
                         {
@@ -225,6 +230,7 @@ def train(
                     on_step(progress.step)
                 if progress.step >= total_steps or budget_hit:
                     break
+    lines.finish()
     if log is not None:
         log.close()
     elapsed = time.perf_counter() - start

@@ -8,6 +8,9 @@ a sample of its train split; with ``data`` a single file (CSV/TSV/JSONL, or ``.t
 labels), that file serves for all three; without ``data``, a few built-in sentences do (enough to catch a broken
 graph, too few to choose a quantization by accuracy, which is why `auto` then judges candidates by agreement with the
 fp32 graph).
+
+Off a terminal each stage (trace, PyTorch outputs, fuse, validate, fp32 score, every quantization candidate, write)
+is reported as a plain progress line (`core.progress`): exporting a large model with ``--quantize auto`` takes minutes.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import yaml
 
 import distilkit
 from distilkit.core.errors import DistilkitError
+from distilkit.core.progress import ProgressLog
 from distilkit.core.tasks import check_task
 from distilkit.data.sources import existing_data, find_split_file, is_hf
 from distilkit.export import quantize as q
@@ -180,12 +184,14 @@ def export_bundle(
     allow_pickle: bool = False,
     threads: int | None = None,
     resolved_config: dict[str, Any] | None = None,
+    quiet: bool = False,
 ) -> dict[str, Any]:
     """Export `model` to a bundle at `out` and return its `bundle.json` contents.
 
     Refuses (DistilkitError) when the fp32 graph does not reproduce PyTorch within 1e-4 with identical predictions,
     unless `force`. `quantize` is none, dynamic, static or auto; `budget` (points of the score, default 1) bounds what
-    `auto` may lose against fp32, and is only recorded for an explicit dynamic/static choice.
+    `auto` may lose against fp32, and is only recorded for an explicit dynamic/static choice. `quiet` turns off the
+    progress lines printed when stdout is not a terminal.
     """
     check_task(task)
     check_task(quantize, q.MODES, "quantize")
@@ -199,18 +205,25 @@ def export_bundle(
     tokenizer = runtime_tokenizer(loaded.tokenizer)
     pad_id = int(loaded.tokenizer.pad_token_id)
     encoder = TextEncoder(tokenizer, loaded.input_names, max_length, pad_id, BATCH_SIZE)
+    stages = _stage_count(optimize, quantize)
+    lines = ProgressLog("export", stages, unit="stage", rate=False, enabled=not quiet)
 
     with tempfile.TemporaryDirectory(prefix="distilkit-export-") as tmp:
         work = Path(tmp)
         sample = _copies(TextEncoder(tokenizer, loaded.input_names, max_length, pad_id, 2), list(BUILTIN_TEXTS[:2]))[0]
+        lines.begin("trace")
         plain = export_onnx(loaded, sample, work / "plain.onnx")
+        lines.begin(f"PyTorch outputs on {len(texts.validation)} texts")
         reference = collect_outputs(torch_forward(loaded), encoder, texts.validation)
-        fp32_path, optimization, validation = _fp32_graph(loaded, plain, work, encoder, texts, reference, optimize)
+        fp32_path, optimization, validation = _fp32_graph(
+            loaded, plain, work, encoder, texts, reference, optimize, lines
+        )
         require_match(validation, str(model), force)
 
         def onnx_outputs(path: Path) -> list[np.ndarray]:
             return collect_outputs(session_forward(_session(path), loaded.output_name), encoder, texts.validation)
 
+        lines.begin("fp32 score")
         fp32_outputs = onnx_outputs(fp32_path)
         metric, fp32_score = q.score_points(task, fp32_outputs, fp32_outputs, gold)
 
@@ -218,8 +231,9 @@ def export_bundle(
             return q.score_points(task, onnx_outputs(path), fp32_outputs, gold)[1]
 
         final, quantization, bundle_score = _quantize(
-            quantize, fp32_path, work, encoder, texts, scorer, fp32_score, budget, threads
+            quantize, fp32_path, work, encoder, texts, scorer, fp32_score, budget, threads, lines
         )
+        lines.begin("write bundle")
         versus_fp32 = None
         if final != fp32_path:
             diff = compare(fp32_outputs, onnx_outputs(final), task)
@@ -240,7 +254,14 @@ def export_bundle(
         meta["model_bytes"] = final.stat().st_size
         extra = {"config.yaml": yaml.safe_dump(_plain(resolved_config), sort_keys=True)} if resolved_config else None
         write_bundle(out, final, tokenizer, meta, extra)
+    lines.update(stages)
     return meta
+
+
+def _stage_count(optimize: bool, quantize: str) -> int:
+    """Stages `export_bundle` reports: trace, PyTorch outputs, [fuse,] validate, fp32 score, one per quantization
+    candidate, write."""
+    return 5 + int(optimize) + (len(q.candidates_for(quantize)) if quantize != "none" else 0)
 
 
 def _gold_ids(texts: ExportTexts, loaded: ExportModel) -> list[int] | None:
@@ -262,6 +283,7 @@ def _fp32_graph(
     texts: ExportTexts,
     reference: list[np.ndarray],
     optimize: bool,
+    lines: ProgressLog,
 ) -> tuple[Path, OptimizeResult, Validation]:
     """The fp32 graph to ship: the fused one if it reproduces PyTorch, else the plain one (reason recorded)."""
 
@@ -270,9 +292,12 @@ def _fp32_graph(
         return compare(reference, outputs, loaded.task)
 
     if not optimize:
+        lines.begin("validate")
         return plain, OptimizeResult(False, "disabled (--no-optimize)"), check(plain)
     fused = work / "optimized.onnx"
+    lines.begin("fuse")
     optimization = optimize_onnx(plain, fused, loaded.num_heads, loaded.hidden_size)
+    lines.begin("validate")
     validation = check(fused)
     if validation.passed or not optimization.applied:
         return fused, optimization, validation
@@ -293,6 +318,7 @@ def _quantize(
     fp32_score: float,
     budget: float,
     threads: int | None,
+    lines: ProgressLog,
 ) -> tuple[Path, dict[str, Any], float]:
     """Run the quantization `mode` asks for: the file to ship, what bundle.json records about it, and its score."""
     if mode == "none":
@@ -304,7 +330,9 @@ def _quantize(
         one = TextEncoder(encoder.tokenizer, encoder.input_names, encoder.max_length, encoder.pad_token_id, 1)
         calibration = _copies(one, texts.calibration)
     timing = _copies(encoder, texts.validation[:TIMING_TEXTS])
-    results = q.try_candidates(configs, shaped, work, scorer, timing, calibration, threads)
+    results = q.try_candidates(
+        configs, shaped, work, scorer, timing, calibration, threads, on_candidate=lambda c: lines.begin(f"quantize {c}")
+    )
     info: dict[str, Any] = {
         "mode": mode,
         "budget": budget,

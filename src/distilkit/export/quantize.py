@@ -365,15 +365,19 @@ def try_candidates(
     timing_batches: Sequence[dict[str, np.ndarray]],
     calibration: Sequence[dict[str, np.ndarray]] = (),
     threads: int | None = None,
+    on_candidate: Callable[[str], None] | None = None,
 ) -> list[CandidateResult]:
     """Quantize, score and time each config on the shape-annotated graph `src`; failures are recorded, not raised.
 
     `scorer` maps a model file to its score in points. Configs that would produce the same graph as an earlier one
-    are marked ``duplicate`` without being run.
+    are marked ``duplicate`` without being run. `on_candidate(name)` is told as each config starts (duplicates
+    included, so a caller counting stages counts every config): candidates are the slow part of an export.
     """
     _, duplicates = mark_duplicates(configs, graph_ops(src))
     results: list[CandidateResult] = []
     for config in configs:
+        if on_candidate is not None:
+            on_candidate(config.name)
         if config.name in duplicates:
             reason = f"same graph as {duplicates[config.name]} (its op types do not all occur in this graph)"
             results.append(CandidateResult(config, status="duplicate", reason=reason))

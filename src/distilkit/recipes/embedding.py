@@ -38,9 +38,9 @@ def distil_embeddings(
     student, used_map = build_student(teacher, layer_map, student_layers, init=init, seed=train_cfg.seed)
     encoded = encode_texts(tokenizer, texts.train, max_length)
     held_out = encode_texts(tokenizer, texts.dev, max_length)
-    teacher_train = pooled_embeddings(teacher, encoded, tokenizer)
-    teacher_dev = pooled_embeddings(teacher, held_out, tokenizer)
-    before = closeness(student, teacher_dev, held_out, tokenizer)
+    teacher_train = pooled_embeddings(teacher, encoded, tokenizer, name="teacher vectors", quiet=quiet)
+    teacher_dev = pooled_embeddings(teacher, held_out, tokenizer, name="teacher vectors (held out)", quiet=quiet)
+    before = closeness(student, teacher_dev, held_out, tokenizer, quiet=quiet)
     objective = EmbeddingObjective(student, teacher_train, loss)
     summary = train(objective, encoded, tokenizer, train_cfg, out, resume=resume, quiet=quiet)
     save_model(student, tokenizer, out / "model")
@@ -53,7 +53,7 @@ def distil_embeddings(
         "loss": loss,
         "texts": {"source": texts.source, "train": len(texts.train), "held_out": len(texts.dev)},
         "train": summary,
-        "metrics": {"held_out_before": before, "held_out": closeness(student, teacher_dev, held_out, tokenizer)},
+        "metrics": {"held_out_before": before, "held_out": closeness(student, teacher_dev, held_out, tokenizer, quiet)},
     }
     write_json(out / "results.json", result)
     return result
