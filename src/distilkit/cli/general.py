@@ -9,7 +9,16 @@ from typing import Annotated, Any
 import typer
 
 from distilkit.cli.app import app, console
-from distilkit.cli.options import TRAINING, Config, Corpus, Out, quiet_transformers, shared_options, train_config
+from distilkit.cli.options import (
+    TRAINING,
+    Config,
+    Corpus,
+    Out,
+    claim_out,
+    quiet_transformers,
+    shared_options,
+    train_config,
+)
 
 GENERAL_TRAINING = (*TRAINING, "pack", "max_minutes")
 
@@ -96,7 +105,7 @@ def distil_general(
 @app.command("mlm-head")
 @shared_options(
     "max_length", "pack", "epochs", "max_steps", "max_minutes", "batch_size", "lr", "warmup_ratio", "seed",
-    "save_every", "resume", "allow_pickle", lr=1e-3, warmup_ratio=0.05, save_every=500,
+    "save_every", "resume", "overwrite", "allow_pickle", lr=1e-3, warmup_ratio=0.05, save_every=500,
 )  # fmt: skip
 def mlm_head(
     ctx: typer.Context,
@@ -121,12 +130,11 @@ def mlm_head(
 
 def _save_config_on_main_process(out: Path, params: dict) -> bool:
     """Under torchrun / accelerate launch only the main process writes config.yaml and prints; True on it."""
-    from distilkit.core.atomic import write_config
     from distilkit.distil.trainer import process_state
 
     main_process = process_state().is_main_process
     if main_process:
-        write_config(out, params)
+        claim_out(params)
     return main_process
 
 

@@ -71,7 +71,8 @@ Warmup = Annotated[float, typer.Option(min=0.0, max=1.0, help="Fraction of steps
 Seed = Annotated[int, typer.Option(help="Random seed (data order, dropout, initialisation).")]
 SaveEvery = Annotated[int, typer.Option(min=0, help="Checkpoint every N optimizer steps (0: at the end only).")]
 FreezeEmb = Annotated[bool, typer.Option(help="Freeze the word embeddings (faster steps, less memory).")]
-Resume = Annotated[bool, typer.Option(help="Continue from the latest checkpoint in OUT.")]
+Resume = Annotated[bool, typer.Option(help="Continue from the latest checkpoint in OUT, with the run's own settings.")]
+Overwrite = Annotated[bool, typer.Option(help="Replace an earlier run's outputs in OUT (other files there are kept).")]
 AllowPickle = Annotated[bool, typer.Option(help="Allow loading pickle (.bin) weights: only for sources you trust.")]
 Task = Annotated[
     str, typer.Option(help="sequence-classification (a label per text) or token-classification (a tag per word).")
@@ -124,6 +125,7 @@ SHARED: dict[str, tuple[Any, Any]] = {
     "save_every": (SaveEvery, 0),
     "freeze_embeddings": (FreezeEmb, False),
     "resume": (Resume, False),
+    "overwrite": (Overwrite, False),
     "allow_pickle": (AllowPickle, False),
 }
 """Options several commands take: name → (annotated type, default). A command lists the ones it takes with
@@ -144,6 +146,7 @@ TRAINING = (
     "save_every",
     "freeze_embeddings",
     "resume",
+    "overwrite",
     "allow_pickle",
 )
 
@@ -187,6 +190,19 @@ TRAIN_OPTIONS = {
 }
 """Command option → `TrainConfig` field. A command passes those of these options it has; the others keep the
 `TrainConfig` default. Named explicitly, so renaming a field is an error here, not an option silently dropped."""
+
+
+def claim_out(params: dict) -> None:
+    """`--out` becomes this run's folder (empty, or the run's own with --resume, or replaced with --overwrite); the
+    resolved settings go to OUT/config.yaml. Refused with one line when the folder holds an earlier run."""
+    import math
+
+    from distilkit.core.run_folder import claim_run_folder
+
+    for name, value in params.items():  # before anything is written: `--lr inf` would train to NaN and "succeed"
+        if isinstance(value, float) and not math.isfinite(value):
+            raise DistilkitError(f"{name}: expected a finite number, got {value}")
+    claim_run_folder(params["out"], params, resume=params["resume"], overwrite=params["overwrite"])
 
 
 def train_config(params: dict):

@@ -16,6 +16,7 @@ from distilkit.cli.options import (
     Data,
     Out,
     Task,
+    claim_out,
     data_spec,
     quiet_transformers,
     shared_options,
@@ -38,11 +39,10 @@ def finetune(
     **options: Any,
 ) -> None:
     """Fine-tune a model (typically the teacher) as a text classifier."""
-    from distilkit.core.atomic import write_config
     from distilkit.recipes.finetune import finetune as run_finetune
 
     quiet_transformers()
-    write_config(out, ctx.params)
+    claim_out(ctx.params)
     result = run_finetune(
         model,
         data_spec(ctx.params),
@@ -93,7 +93,6 @@ def distil(
 ) -> None:
     """Distil a teacher into a shallower student: a classifier (soft targets, gold labels, hidden states) or a
     sentence encoder (--task embedding)."""
-    from distilkit.core.atomic import write_config
     from distilkit.core.tasks import EMBEDDING, check_task
     from distilkit.distil.objectives import DistilWeights
     from distilkit.models.student import parse_layer_list
@@ -103,7 +102,7 @@ def distil(
     check_task(hidden_loss, ("cosine", "mse"), "hidden_loss")
     check_task(task)
     layers = parse_layer_list(layer_map)
-    write_config(out, ctx.params)
+    claim_out(ctx.params)
     student = {"student_layers": student_layers, "layer_map": layers, "init": init}
     run = {key: options[key] for key in ("max_length", "resume", "allow_pickle")}
     if task == EMBEDDING:

@@ -11,6 +11,16 @@ class DistilkitError(Exception):
     """An error caused by the user's input, reported as one line, e.g. ``train.csv:12: empty text``."""
 
 
+def require_finite(owner: object, *names: str) -> None:
+    """Refuse a setting that is not a finite number (``--lr inf`` trains to NaN and would still "succeed")."""
+    import math
+
+    for name in names:
+        value = getattr(owner, name)
+        if isinstance(value, (int, float)) and not math.isfinite(value):
+            raise DistilkitError(f"{name}: expected a finite number, got {value}")
+
+
 def at(path: object, line: int | None, message: str) -> DistilkitError:
     """Build an error that names the file (and line, 1-based, when known)."""
     where = f"{path}:{line}" if line is not None else f"{path}"

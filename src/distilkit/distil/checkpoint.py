@@ -9,6 +9,7 @@ Everything is loaded with `torch.load(weights_only=True)`: no pickle code runs o
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 from dataclasses import asdict, dataclass
@@ -18,9 +19,11 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from distilkit.core.atomic import new_folder, write_text
+from distilkit.core.atomic import new_folder, write_json, write_text
+from distilkit.core.errors import DistilkitError
 
 KEEP = 2  # checkpoints kept on disk; older ones are deleted once a newer one is complete
+CONFIG_FILE = "train_config.json"
 
 
 @dataclass
@@ -38,8 +41,14 @@ def save_checkpoint(
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     progress: Progress,
+    config: dict | None = None,
 ) -> Path:
-    """Write checkpoint `step-<N>` under `root` atomically and point `latest` at it."""
+    """Write checkpoint `step-<N>` under `root` atomically and point `latest` at it.
+
+    `config` (the run's `TrainConfig` as a dict) is stored beside the weights, so a resume can refuse settings that
+    differ from the ones the run started with. Pruning keeps this checkpoint and the KEEP - 1 before it; anything
+    else under `root` (an earlier, longer run's higher steps included) is removed only after `latest` names this one.
+    """
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step-{progress.step}"
     with new_folder(final) as tmp:
@@ -55,19 +64,47 @@ def save_checkpoint(
             },
             tmp / "state.pt",
         )
+        if config is not None:
+            write_json(tmp / CONFIG_FILE, config)
     write_text(root / "latest", final.name)
-    for old in sorted(root.glob("step-*"), key=lambda p: int(p.name.split("-")[1]))[:-KEEP]:
-        shutil.rmtree(old, ignore_errors=True)
+    earlier = [p for p in root.glob("step-*") if _step(p) < progress.step]
+    kept = {final, *sorted(earlier, key=_step)[len(earlier) - (KEEP - 1) :]}
+    for old in root.glob("step-*"):
+        if old not in kept:
+            shutil.rmtree(old, ignore_errors=True)
     return final
 
 
+def _step(path: Path) -> int:
+    try:
+        return int(path.name.split("-")[1])
+    except (IndexError, ValueError):
+        return -1
+
+
+def saved_config(path: Path) -> dict | None:
+    """The `TrainConfig` a checkpoint was written with (None for checkpoints older than this record)."""
+    file = path / CONFIG_FILE
+    return json.loads(file.read_text()) if file.is_file() else None
+
+
 def latest_checkpoint(root: Path) -> Path | None:
-    """The newest complete checkpoint under `root`, or None."""
+    """The newest complete checkpoint under `root`, or None when there is none.
+
+    A `latest` naming a folder that is gone or incomplete is an error, not a silent restart from step 0: the steps
+    it stood for would be lost without a word.
+    """
     pointer = root / "latest"
     if not pointer.is_file():
         return None
-    path = root / pointer.read_text().strip()
-    return path if (path / "state.pt").is_file() else None
+    name = pointer.read_text().strip()
+    path = root / name
+    if not (path / "state.pt").is_file():
+        raise DistilkitError(
+            f"{pointer}: names checkpoint {name!r}, which is missing or incomplete; "
+            "restore it, or start again with --overwrite"
+        )
+    return path
 
 
 def load_checkpoint(

@@ -27,10 +27,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch import nn
 from transformers import get_linear_schedule_with_warmup
 
+from distilkit.core.errors import DistilkitError, require_finite
 from distilkit.core.progress import ProgressLog
 from distilkit.data.batching import TrainData, make_loader
 from distilkit.distil.checkpoint import Progress as RunProgress
-from distilkit.distil.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from distilkit.distil.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, saved_config
 from distilkit.distil.run_log import RunLog
 
 
@@ -51,6 +52,29 @@ class TrainConfig:
     freeze_embeddings: bool = False
     adam_eps: float = 1e-8  # torch's default; a large value turns AdamW into momentum SGD (the DDP test uses that)
     max_minutes: float = 0.0  # wall-time budget of this invocation; 0: none. Ends with a checkpoint, resumable.
+
+    def __post_init__(self) -> None:
+        require_finite(self, "lr", "weight_decay", "warmup_ratio", "max_grad_norm", "adam_eps", "max_minutes")
+
+
+PER_INVOCATION = ("max_minutes",)
+"""TrainConfig fields a resumed run may change: they bound this sitting, not what is trained."""
+
+
+def _check_resumed_config(checkpoint: Path, cfg: TrainConfig) -> None:
+    """Refuse to resume with settings other than the run's own: the schedule, batches and RNG streams of the
+    checkpoint belong to them, and silently mixing them would train something nobody asked for."""
+    saved = saved_config(checkpoint)
+    if saved is None:
+        return
+    now = asdict(cfg)
+    changed = [k for k in now if k not in PER_INVOCATION and k in saved and saved[k] != now[k]]
+    if changed:
+        shown = ", ".join(f"{k} {saved[k]!r} → {now[k]!r}" for k in changed)
+        raise DistilkitError(
+            f"{checkpoint}: --resume with settings that differ from the run's ({shown}); "
+            "resume with the run's own settings, or start again with --overwrite"
+        )
 
 
 class Objective(nn.Module):
@@ -103,6 +127,20 @@ def _all_agree(accelerator: Accelerator, flag: bool) -> bool:
     return bool(accelerator.reduce(torch.tensor([float(flag)]), reduction="sum").item() > 0)
 
 
+def _stop_if_diverged(accelerator: Accelerator, what: str, value: torch.Tensor, step: int, ckpt_root: Path) -> None:
+    """A loss or gradient norm that is no longer finite ends the run before the optimizer takes the step, so the last
+    checkpoint stays the last finite state, and the error names the step instead of a NaN model being saved."""
+    if _all_agree(accelerator, not bool(torch.isfinite(value.detach()).all())):
+        last = ckpt_root / "latest"
+        kept = "no checkpoint was written"
+        if last.is_file():
+            kept = f"the last finite checkpoint is {ckpt_root / last.read_text().strip()}"
+        raise DistilkitError(
+            f"step {step}: the {what} is {float(value.detach()):g}, the run diverged; {kept} "
+            "(a lower --lr usually helps)"
+        )
+
+
 def _mean_over_processes(accelerator: Accelerator, logs: dict[str, float]) -> dict[str, float]:
     """Each process only sees its share of the batch: log the mean over processes, not the main process's share."""
     if accelerator.num_processes == 1 or not logs:
@@ -149,11 +187,12 @@ def train(
     ckpt_root = out_dir / "checkpoints"
     progress = RunProgress()
     if resume and (ckpt := latest_checkpoint(ckpt_root)) is not None:
+        _check_resumed_config(ckpt, cfg)
         progress = load_checkpoint(ckpt, accelerator.unwrap_model(objective), optimizer, scheduler)
         accelerator.print(f"resuming from {ckpt} (step {progress.step})")
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    log = RunLog(out_dir) if accelerator.is_main_process else None
+    log = RunLog(out_dir, after_step=progress.step) if accelerator.is_main_process else None
     # Off a terminal the bar draws nothing until the end: plain lines at a steady interval take its place.
     lines = ProgressLog("train", total_steps, start=progress.step, enabled=not quiet and accelerator.is_main_process)
     bar = Progress(
@@ -180,9 +219,11 @@ def train(
                 progress.batches_in_epoch += 1
                 with accelerator.accumulate(objective):
                     loss, logs = objective(batch)
+                    _stop_if_diverged(accelerator, "loss", loss, progress.step + 1, ckpt_root)
                     accelerator.backward(loss)
                     if accelerator.sync_gradients and cfg.max_grad_norm > 0:
-                        accelerator.clip_grad_norm_(objective.parameters(), cfg.max_grad_norm)
+                        norm = accelerator.clip_grad_norm_(objective.parameters(), cfg.max_grad_norm)
+                        _stop_if_diverged(accelerator, "gradient norm", norm, progress.step + 1, ckpt_root)
                     optimizer.step()
                     optimizer.zero_grad()
                 for k, v in logs.items():
@@ -225,7 +266,8 @@ def train(
                 ):
                     accelerator.wait_for_everyone()
                     if accelerator.is_main_process:
-                        save_checkpoint(ckpt_root, accelerator.unwrap_model(objective), optimizer, scheduler, progress)
+                        model = accelerator.unwrap_model(objective)
+                        save_checkpoint(ckpt_root, model, optimizer, scheduler, progress, asdict(cfg))
                 if on_step is not None:
                     on_step(progress.step)
                 if progress.step >= total_steps or budget_hit:

@@ -1,0 +1,63 @@
+"""Whose output folder is it: a training command may only write into an empty `--out`, its own run (`--resume`),
+or one the user gives up (`--overwrite`).
+
+Without this, a run into another run's folder silently replaced its model and `config.yaml` and appended to its
+log, and stale checkpoints of an earlier, longer run made `--resume` start from the wrong place.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from distilkit.core.atomic import write_config
+from distilkit.core.errors import DistilkitError
+
+RUN_OUTPUTS = ("config.yaml", "results.json", "model", "checkpoints", "train_log.jsonl", "train_log.csv", "tensorboard")
+"""What a training run writes into its `--out`; `--overwrite` removes these and nothing else."""
+
+PER_INVOCATION = ("resume", "overwrite", "config", "max_minutes")
+"""Options a resumed run may give anew: they say how this sitting runs, not what is trained."""
+
+
+def claim_run_folder(out: Path, params: dict[str, Any], resume: bool = False, overwrite: bool = False) -> None:
+    """Make `out` this run's folder and record its settings in `out/config.yaml`, or refuse with one line.
+
+    - empty, new, or holding only the `config.yaml` of a run that stopped before training: the settings are written;
+    - `resume`: the settings must be the ones `config.yaml` records (others are refused, naming them), which is
+      left as it is;
+    - `overwrite`: the earlier run's outputs (`RUN_OUTPUTS`) are removed first, other files are left alone;
+    - otherwise an earlier run's outputs there are an error: nothing of it is touched.
+    """
+    out = Path(out)
+    found = [name for name in RUN_OUTPUTS if name != "config.yaml" and (out / name).exists()]
+    if found and overwrite:
+        for name in (n for n in RUN_OUTPUTS if (out / n).exists()):
+            path = out / name
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    elif found and resume:
+        _require_same_settings(out / "config.yaml", params)
+        if (out / "config.yaml").is_file():
+            return
+    elif found:
+        raise DistilkitError(
+            f"{out}: holds an earlier run ({', '.join(found)}); --resume continues it, --overwrite replaces it"
+        )
+    write_config(out, params)
+
+
+def _require_same_settings(saved_file: Path, params: dict[str, Any]) -> None:
+    if not saved_file.is_file():
+        return
+    saved = yaml.safe_load(saved_file.read_text(encoding="utf-8")) or {}
+    now = {k: (str(v) if isinstance(v, Path) else v) for k, v in params.items()}
+    changed = [k for k in now if k not in PER_INVOCATION and k in saved and saved[k] != now[k]]
+    if changed:
+        shown = ", ".join(f"{k} {saved[k]!r} → {now[k]!r}" for k in changed)
+        raise DistilkitError(
+            f"{saved_file}: --resume with settings that differ from the run's ({shown}); "
+            "resume with the run's own settings, or start again with --overwrite"
+        )
