@@ -100,6 +100,59 @@ def test_distil_writes_a_plain_transformers_checkpoint(tmp_path, finetuned, toy_
     assert results["layer_map"] == [0, 3]
 
 
+def read_card(folder) -> tuple[dict, str]:
+    """A model card's YAML front matter, parsed on its own (what the Hub reads), and its Markdown body."""
+    text = (folder / "README.md").read_text(encoding="utf-8")
+    empty, front, body = text.split("---\n", 2)
+    assert empty == ""
+    return yaml.safe_load(front), body
+
+
+def indexed_scores(meta: dict) -> dict[tuple[str, str], float]:
+    """(split, Hub metric name) → value, from the card's model-index."""
+    (entry,) = meta["model-index"]
+    return {(r["dataset"]["split"], m["name"]): m["value"] for r in entry["results"] for m in r["metrics"]}
+
+
+def test_model_cards_of_teacher_and_student_say_what_their_results_say(tmp_path, finetuned, tiny_teacher, toy_data):
+    out = tmp_path / "student"
+    args = ["distil", "--teacher", finetuned / "model", "--data", toy_data, "--out", out, "--student-layers", 2]
+    invoke(*args, "--epochs", 1, "--batch-size", 8, "--alpha-ce", 0.5, "--temperature", 3, "--augment", 1)
+    teacher_results = json.loads((finetuned / "results.json").read_text())
+    results = json.loads((out / "results.json").read_text())
+
+    teacher_card, _ = read_card(finetuned / "model")
+    assert teacher_card["base_model"] == teacher_results["base_model"] == str(tiny_teacher)
+    assert teacher_card["pipeline_tag"] == "text-classification" and teacher_card["library_name"] == "transformers"
+    assert "distilkit" in teacher_card["tags"] and "distillation" not in teacher_card["tags"]
+    assert indexed_scores(teacher_card)[("test", "test accuracy")] == teacher_results["metrics"]["test"]["accuracy"]
+
+    card, body = read_card(out / "model")
+    assert card["base_model"] == results["teacher"] == str(finetuned / "model")
+    assert {"distilkit", "distillation"} <= set(card["tags"])
+    assert card["datasets"] == [str(toy_data)] and card["metrics"] == ["accuracy", "f1"]
+    (entry,) = card["model-index"]
+    assert entry["name"] == "student"
+    first = entry["results"][0]
+    assert first["task"] == {"type": "text-classification", "name": "Text Classification"}
+    assert first["dataset"] == {"name": str(toy_data), "type": str(toy_data), "split": "dev"}
+    scores = indexed_scores(card)
+    for split in ("dev", "test"):
+        assert scores[(split, f"{split} accuracy")] == results["metrics"][split]["accuracy"]
+        assert scores[(split, f"{split} macro-F1")] == results["metrics"][split]["macro_f1"]
+    # The body: the recipe, and the teacher's test scores beside the student's, from the teacher's results.json.
+    teacher_accuracy = teacher_results["metrics"]["test"]["accuracy"]
+    assert f"| teacher test | {teacher_accuracy:.4f} |" in body
+    retention = 100 * results["metrics"]["test"]["accuracy"] / teacher_accuracy
+    assert f"| retention (test) | {retention:.1f}% |" in body
+    assert "student layers 0..1 ← teacher layers [0, 3]" in body and "2 layers, hidden size 32" in body
+    assert "kd × 1 (" in body and "ce × 0.5 (" in body and "hid ×" not in body and "temperature T: 3" in body
+    assert f"transfer set: {results['transfer_examples']} examples (augment: 1 " in body
+    assert f"{results['train']['train_seconds']} s" in body and "seed 0" in body and "batch size 8" in body
+    assert f'AutoModelForSequenceClassification.from_pretrained("{out / "model"}")' in body
+    AutoModelForSequenceClassification.from_pretrained(out / "model")  # the card does not get in the way of loading
+
+
 def test_evaluate_reports_metrics_and_confusion_matrix(tmp_path, finetuned, toy_data):
     out = tmp_path / "eval.json"
     result = invoke("evaluate", finetuned / "model", "--data", toy_data, "--out", out)

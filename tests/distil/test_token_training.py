@@ -13,6 +13,7 @@ from conftest import invoke, save_tiny_model, write_conll
 from transformers import AutoConfig
 
 from distilkit.core.errors import DistilkitError
+from distilkit.core.model_card import card_metadata
 from distilkit.core.tasks import IGNORE_INDEX
 from distilkit.data.batching import encode_token_split, make_loader
 from distilkit.data.tagged import load_token_data
@@ -184,6 +185,11 @@ def test_cli_finetune_distil_evaluate_token_classification(tmp_path, tiny_teache
     assert results["task"] == "token-classification" and results["layer_map"] == [0]
     assert set(results["metrics"]) == {"dev", "test"} and "per_type" in results["metrics"]["test"]
     assert AutoConfig.from_pretrained(tmp_path / "s" / "model").num_hidden_layers == 1
+    card = card_metadata((tmp_path / "s" / "model" / "README.md").read_text(encoding="utf-8"))
+    assert card["pipeline_tag"] == "token-classification" and card["base_model"] == str(teacher)
+    test_scores = {m["name"]: m["value"] for m in card["model-index"][0]["results"][1]["metrics"]}
+    assert test_scores["test entity F1"] == results["metrics"]["test"]["f1"]
+    assert test_scores["test accuracy"] == results["metrics"]["test"]["accuracy"]
 
     out = tmp_path / "eval.json"
     window = ["--max-length", 16, "--stride", 4]

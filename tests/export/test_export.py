@@ -10,11 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 from conftest import save_tiny_model, toy_rows, write_csv
 from export_helpers import FRESH_TEXTS, TAGS, save_tiny_tagger
 from transformers import AutoModel, AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
 
 import distilkit
+from distilkit.core.atomic import write_json
 from distilkit.core.errors import DistilkitError
 from distilkit.core.progress import ENV
 from distilkit.export import export_bundle, export_texts
@@ -115,9 +117,49 @@ def test_bundle_round_trip(fp32_bundle, models):
     assert meta["quantization"]["method"] == "none"
     assert meta["validation"]["fp32_vs_torch"]["texts"] == len(export_pipeline.BUILTIN_TEXTS)
     assert meta["scores"]["metric"] == "agreement_with_fp32" and meta["scores"]["bundle"] == 100.0
-    assert sorted(p.name for p in fp32_bundle.iterdir()) == ["bundle.json", "model.onnx", "tokenizer.json"]
+    assert sorted(p.name for p in fp32_bundle.iterdir()) == ["README.md", "bundle.json", "model.onnx", "tokenizer.json"]
     tokenizer = json.loads((fp32_bundle / "tokenizer.json").read_text())
     assert tokenizer["truncation"] is None and tokenizer["padding"] is None  # the runtime sets its own
+
+
+def read_card(folder: Path) -> tuple[dict, str]:
+    """A card's YAML front matter, parsed on its own (what the Hub reads), and its Markdown body."""
+    empty, front, body = (folder / "README.md").read_text(encoding="utf-8").split("---\n", 2)
+    assert empty == ""
+    return yaml.safe_load(front), body
+
+
+def test_fp32_bundle_card_names_its_source_and_no_quantization(fp32_bundle, models):
+    card, body = read_card(fp32_bundle)
+    assert card["base_model"] == str(models["classifier"]) and card["library_name"] == "onnx"
+    assert card["pipeline_tag"] == "text-classification" and card["tags"] == ["distilkit", "onnx"]
+    assert "model-index" not in card and "base_model_relation" not in card  # built-in texts: agreement, no score
+    assert "chosen: **fp32**" in body and f'distilkit predict {fp32_bundle} "' in body
+
+
+def test_bundle_card_records_quantization_scores_and_the_distilled_source(tmp_path, models, toy_data):
+    source = tmp_path / "run" / "model"
+    shutil.copytree(models["classifier"], source)
+    record = {"model": str(source), "recipe": "distil", "teacher": "big/model", "metrics": {"test": {"accuracy": 0.75}}}
+    write_json(tmp_path / "run" / "results.json", record)
+    out = tmp_path / "bundle"
+    meta = export_bundle(source, out, quantize="dynamic", data=str(toy_data))
+    card, body = read_card(out)
+    assert card["base_model"] == meta["source_model"] == str(source)
+    assert card["base_model_relation"] == "quantized" and card["library_name"] == "onnx"
+    assert card["tags"] == ["distilkit", "onnx", "int8", "distillation"]  # distillation: from the source's results
+    assert card["datasets"] == [meta["scores"]["source"]] and card["metrics"] == ["accuracy"]
+    (entry,) = card["model-index"]
+    (scored,) = entry["results"]
+    assert scored["dataset"]["split"] == "dev" and scored["dataset"]["name"].endswith("dev.csv")
+    assert scored["metrics"] == [{"type": "accuracy", "value": meta["scores"]["bundle"] / 100, "name": "dev accuracy"}]
+    scores = meta["scores"]
+    assert "- chosen: **dynamic** (method dynamic" in body
+    assert f"accuracy on {scores['source']}: {scores['bundle']:.2f} (fp32 {scores['fp32']:.2f}" in body
+    assert f"model.onnx: {meta['model_bytes']:,} bytes" in body
+    (candidate,) = meta["quantization"]["candidates"]
+    assert f"| dynamic | {candidate['score']:.2f} | {candidate['latency_ms']:.2f} |" in body
+    assert "made by `distilkit distil` from the teacher `big/model`" in body and "PyTorch test: accuracy 0.7500" in body
 
 
 def test_optimizer_failure_falls_back_to_the_plain_graph(tmp_path, models, monkeypatch):
@@ -330,3 +372,8 @@ def test_auto_quantization_scores_every_candidate_on_the_dev_split(tmp_path, mod
     assert meta["quantization"]["calibration"]["texts"] == 24
     assert meta["quantization"]["name"] == next(n for n, c in candidates.items() if c["status"] == "chosen")
     load_bundle(tmp_path / "auto")
+    body = (tmp_path / "auto" / "README.md").read_text(encoding="utf-8")
+    for name, c in candidates.items():  # every candidate's measured speed and verdict, as bundle.json records them
+        score, latency = (("—" if c[k] is None else f"{c[k]:.2f}") for k in ("score", "latency_ms"))
+        size = "—" if c["size_bytes"] is None else f"{c['size_bytes']:,}"
+        assert f"| {name} | {score} | {latency} | {size} | {c['status']} |" in body

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from distilkit.cli import app
 from distilkit.core.errors import DistilkitError
+from distilkit.core.model_card import card_metadata
 from distilkit.data.texts import read_texts
 from distilkit.export import export_bundle
 from distilkit.runtime import Predictor
@@ -39,6 +40,13 @@ def test_student_moves_towards_the_teacher_vectors_and_exports(tmp_path, tiny_te
     vectors = Predictor(tmp_path / "bundle").embed(["good movie", "bad plot"])
     assert vectors.shape == (2, 32)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    card = card_metadata((out / "model" / "README.md").read_text(encoding="utf-8"))
+    assert card["pipeline_tag"] == "feature-extraction" and card["base_model"] == str(tiny_teacher)
+    (held_out,) = card["model-index"][0]["results"]
+    assert held_out["metrics"][0] == {"type": "cosine_similarity", "value": after["cosine_to_teacher"],
+                                      "name": "held_out cosine to teacher"}  # fmt: skip
+    bundle_card = card_metadata((tmp_path / "bundle" / "README.md").read_text(encoding="utf-8"))
+    assert bundle_card["pipeline_tag"] == "feature-extraction" and "distillation" in bundle_card["tags"]
 
 
 def test_texts_from_a_data_folder_use_its_dev_split(toy_data):

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from distilkit.cli import app
 from distilkit.core.errors import DistilkitError
+from distilkit.core.model_card import card_metadata
 from distilkit.distil.checkpoint import latest_checkpoint
 from distilkit.distil.general_objective import GeneralDistilObjective, GeneralWeights
 from distilkit.distil.mlm_head import MlmHeadObjective
@@ -22,7 +23,7 @@ from distilkit.distil.trainer import TrainConfig, train
 from distilkit.models.heads import head_parameters
 from distilkit.models.student import build_student
 from distilkit.models.teacher import load_masked_lm
-from distilkit.recipes.general import distil_general, masked_corpus, prepare_general
+from distilkit.recipes.general import distil_general, masked_corpus, prepare_general, train_mlm_head
 
 ONLY = {
     "ce": GeneralWeights(alpha_kd=1, alpha_mlm=0, alpha_cos=0),
@@ -132,6 +133,19 @@ def test_mlm_head_learns_on_a_frozen_encoder_with_a_tied_decoder(tmp_path, setup
     assert summary["final_loss"] < log[0]["loss"]
 
 
+def test_mlm_head_recipe_saves_the_teacher_with_its_card(tmp_path, setup):
+    *_, corpus = setup
+    bare = save_tiny_mlm(tmp_path / "bare", head=False, seed=1)
+    cfg = TrainConfig(max_steps=2, batch_size=8)
+    result = train_mlm_head(
+        str(bare), [corpus], tmp_path / "head", cfg, max_length=32, cache_root=tmp_path / "c", quiet=True
+    )
+    assert AutoModelForMaskedLM.from_pretrained(result["model"]).config.architectures == ["BertForMaskedLM"]
+    card = card_metadata((tmp_path / "head" / "model" / "README.md").read_text(encoding="utf-8"))
+    assert card["base_model"] == str(bare) and card["pipeline_tag"] == "fill-mask"
+    assert card["tags"] == ["distilkit"] and card["datasets"] == [str(corpus)]  # a teacher with a head: no student
+
+
 class Crash(Exception):
     pass
 
@@ -201,6 +215,10 @@ def test_cli_distils_a_finetunable_student_and_reuses_the_corpus_cache(tmp_path,
     results = json.loads((tmp_path / "b" / "results.json").read_text())
     assert results["corpus"]["cache_build_seconds"] == 0.0 and results["student"]["num_hidden_layers"] == 1
     assert results["weights"]["alpha_hid"] == 1.0 and results["train"]["config"]["freeze_embeddings"]
+    card = card_metadata((tmp_path / "b" / "model" / "README.md").read_text(encoding="utf-8"))
+    assert card["base_model"] == str(teacher_dir) and card["pipeline_tag"] == "fill-mask"
+    assert card["datasets"] == results["corpus"]["sources"] == [str(corpus.parent)]
+    assert "distillation" in card["tags"]
     from conftest import write_csv
 
     from distilkit.data.spec import DataSpec

@@ -46,6 +46,11 @@ class DataSpec:
     def is_tokens(self) -> bool:
         return self.task == TOKEN_CLASSIFICATION
 
+    def describe(self) -> dict[str, str | None]:
+        """Where the data came from, as given (a name, path or `hf:NAME`): what results.json and the model card
+        record, so a model says what it was trained and scored on."""
+        return {"source": self.data, "dev": self.dev, "test": self.test}
+
     def load(self) -> ClassificationData | TokenData:
         if self.is_tokens:
             options = self.tokens

@@ -1,4 +1,5 @@
-"""Write a bundle folder atomically: `model.onnx`, `tokenizer.json`, `bundle.json` (+ the export's `config.yaml`).
+"""Write a bundle folder atomically: `model.onnx`, `tokenizer.json`, `bundle.json`, its model card `README.md` (+ the
+export's `config.yaml`).
 
 The folder is assembled under a temporary name next to the destination, loaded back with the runtime's own
 `load_bundle` (so a bundle that would not load is never put in place), then renamed over any old bundle. A killed
@@ -17,6 +18,7 @@ from tokenizers import Tokenizer
 
 from distilkit.core.atomic import new_folder, write_json, write_text
 from distilkit.core.errors import DistilkitError
+from distilkit.core.model_card import CARD_FILE, bundle_card, results_beside
 from distilkit.runtime.bundle import BUNDLE_FILE, FORMAT_VERSION, MODEL_FILE, TOKENIZER_FILE, load_bundle
 
 
@@ -43,7 +45,11 @@ def write_bundle(
     meta: dict[str, Any],
     extra_files: dict[str, str] | None = None,
 ) -> Path:
-    """Assemble the bundle in a temporary folder, check it loads, then swap it into place at `out`."""
+    """Assemble the bundle in a temporary folder, check it loads, then swap it into place at `out`.
+
+    The card is rendered from the same `meta` as bundle.json (and the source model's results.json, when it sits
+    next to a local model folder), inside the folder that is swapped in: a bundle never appears without its card.
+    """
     meta = {"format_version": FORMAT_VERSION, **meta}
     out = Path(out)
     with new_folder(out) as tmp:
@@ -54,6 +60,7 @@ def write_bundle(
         clean.no_truncation()
         clean.save(str(tmp / TOKENIZER_FILE))
         write_json(tmp / BUNDLE_FILE, meta)
+        write_text(tmp / CARD_FILE, bundle_card(meta, out, results_beside(meta["source_model"])))
         for name, text in (extra_files or {}).items():
             write_text(tmp / name, text)
         load_bundle(tmp, threads=1)

@@ -61,6 +61,11 @@ def num_layers(model: PreTrainedModel) -> int:
     return int(model.config.num_hidden_layers)
 
 
+def shape(model: PreTrainedModel) -> dict[str, int]:
+    """Depth, width and heads of a model: what results.json and the model card record of a student."""
+    return {k: int(getattr(model.config, k)) for k in ("num_hidden_layers", "hidden_size", "num_attention_heads")}
+
+
 def build_student(
     teacher: PreTrainedModel,
     layer_map: list[int] | None = None,

@@ -1,22 +1,25 @@
 """`distilkit distil` for classifiers: a fine-tuned teacher into a shallower student of the same family.
 
 The student is cut from the teacher's layers (`models.student`), trained on the teacher's soft targets, the gold
-labels and optionally hidden states (`distil.objectives`), saved as a standard folder and scored like any model.
+labels and optionally hidden states (`distil.objectives`), saved as a standard folder and scored like any model; its
+model card (README.md) comes from the results.json dict, with the teacher's scores when its results.json is known.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 from distilkit.core.atomic import save_model, write_json
 from distilkit.core.errors import DistilkitError
+from distilkit.core.model_card import write_model_card
 from distilkit.data.augment import augment_split, augment_token_split
 from distilkit.data.spec import DataSpec
 from distilkit.data.tagged import TokenSplit
 from distilkit.distil.objectives import DistilObjective, DistilWeights, teacher_logits_for
 from distilkit.distil.trainer import TrainConfig, train
 from distilkit.evaluate.scoring import score_splits
-from distilkit.models.student import build_student
+from distilkit.models.student import build_student, shape
 from distilkit.models.teacher import load_classifier
 
 
@@ -61,13 +64,20 @@ def distil(
     save_model(student, tokenizer, out / "model")
     result = {
         "model": str(out / "model"),
+        "recipe": "distil",
         "task": data_spec.task,
         "teacher": teacher_name,
         "layer_map": used_map,
         "init": init,
+        "student": shape(student),
+        "weights": asdict(weights),
+        "data": data_spec.describe(),
+        "max_length": max_length,
         "transfer_examples": len(transfer),
+        "augment": augment,
         "train": summary,
         "metrics": score_splits(student, tokenizer, data, max_length, data_spec.tokens.stride),
     }
+    write_model_card(result)  # before results.json: a run whose results.json exists is complete (see main_job)
     write_json(out / "results.json", result)
     return result

@@ -1,7 +1,8 @@
 """`distilkit finetune`: a model (hub id, folder or the embedded default) trained as a sequence or token classifier.
 
 It loads what it needs, trains through the one loop in `distil.trainer`, saves a standard Hugging Face folder
-(`out/model`, written atomically), and scores it on the dev and test splits it was given.
+(`out/model`, written atomically), scores it on the dev and test splits it was given, and writes the folder's model
+card (README.md) from the same dict as `out/results.json`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 import torch
 
 from distilkit.core.atomic import save_model, write_json
+from distilkit.core.model_card import write_model_card
 from distilkit.data.spec import DataSpec
 from distilkit.distil.objectives import FinetuneObjective
 from distilkit.distil.trainer import TrainConfig, train
@@ -36,6 +38,16 @@ def finetune(
     summary = train(FinetuneObjective(model), encoded, tokenizer, train_cfg, out, resume=resume, quiet=quiet)
     save_model(model, tokenizer, out / "model")
     metrics = score_splits(model, tokenizer, data, max_length, data_spec.tokens.stride)
-    result = {"model": str(out / "model"), "task": data_spec.task, "train": summary, "metrics": metrics}
+    result = {
+        "model": str(out / "model"),
+        "recipe": "finetune",
+        "task": data_spec.task,
+        "base_model": model_name,
+        "data": data_spec.describe(),
+        "max_length": max_length,
+        "train": summary,
+        "metrics": metrics,
+    }
+    write_model_card(result)  # before results.json: a run whose results.json exists is complete (see main_job)
     write_json(out / "results.json", result)
     return result

@@ -2,23 +2,24 @@
 
 Both train through the one loop of `distil.trainer` on a memory-mapped corpus cache, re-masked every epoch, and run
 unchanged under `torchrun` / `accelerate launch`: the corpus cache is built by the main process first (the others
-then find it), and only the main process writes the final model.
+then find it), and only the main process writes the final model, its model card (README.md) and results.json.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from distilkit.core.atomic import save_model, write_json
 from distilkit.core.errors import DistilkitError
+from distilkit.core.model_card import write_model_card
 from distilkit.data.corpus import CorpusSequences, TokenCache, build_cache
 from distilkit.data.masking import MaskedCorpus, Masker, MaskingConfig
 from distilkit.distil.general_objective import GeneralDistilObjective, GeneralWeights
 from distilkit.distil.mlm_head import MlmHeadObjective
 from distilkit.distil.trainer import TrainConfig, process_state, train
-from distilkit.models.student import build_student
+from distilkit.models.student import build_student, shape
 from distilkit.models.teacher import load_masked_lm
 
 
@@ -44,8 +45,9 @@ def masked_corpus(
     return MaskedCorpus(sequences, masker, tokenizer.pad_token_id, seed=seed), cache
 
 
-def _corpus_summary(cache: TokenCache, data: MaskedCorpus) -> dict:
+def _corpus_summary(cache: TokenCache, data: MaskedCorpus, sources: Sequence[str | Path]) -> dict:
     return {
+        "sources": [str(s) for s in sources],
         "cache": str(cache.folder),
         "cache_build_seconds": round(cache.build_seconds, 2),
         "corpus_tokens": cache.num_tokens,
@@ -65,6 +67,7 @@ class GeneralSetup:
     cache: TokenCache
     init: str  # what init="auto" resolved to
     teacher_has_head: bool
+    corpus: list[str] = field(default_factory=list)  # the files and folders given, as the card's `datasets`
 
 
 def distil_general(
@@ -76,17 +79,19 @@ def distil_general(
     student = setup.objective.model
     result = {
         "model": str(out / "model"),
+        "recipe": "distil-general",
         "teacher": setup.teacher_name,
         "teacher_has_mlm_head": setup.teacher_has_head,
         "layer_map": setup.objective.layer_map,
         "init": setup.init,
-        "student": {k: getattr(student.config, k) for k in ("num_hidden_layers", "hidden_size", "num_attention_heads")},
+        "student": shape(student),
         "weights": asdict(setup.objective.weights),
-        "corpus": _corpus_summary(setup.cache, setup.data),
+        "corpus": _corpus_summary(setup.cache, setup.data, setup.corpus),
         "train": summary,
     }
     if process_state().is_main_process:
         save_model(student, setup.tokenizer, out / "model")
+        write_model_card(result)
         write_json(out / "results.json", result)
     return result
 
@@ -119,7 +124,7 @@ def prepare_general(
         init = "teacher" if same_width else "random"
     student, used_map = build_student(teacher, layer_map, student_layers, init, seed, hidden_size, num_heads)
     objective = GeneralDistilObjective(student, teacher, used_map, weights, teacher_has_head=has_head)
-    return GeneralSetup(teacher_name, objective, data, tokenizer, cache, init, has_head)
+    return GeneralSetup(teacher_name, objective, data, tokenizer, cache, init, has_head, [str(c) for c in corpus])
 
 
 def train_mlm_head(
@@ -139,9 +144,15 @@ def train_mlm_head(
     model, tokenizer, _ = load_masked_lm(teacher_name, allow_pickle)
     data, cache = masked_corpus(corpus, tokenizer, max_length, pack, train_cfg.seed, cache_root)
     summary = train(MlmHeadObjective(model), data, tokenizer, train_cfg, out, resume=resume, quiet=quiet)
-    result = {"model": str(out / "model"), "teacher": teacher_name, "corpus": _corpus_summary(cache, data)}
-    result["train"] = summary
+    result = {
+        "model": str(out / "model"),
+        "recipe": "mlm-head",
+        "teacher": teacher_name,
+        "corpus": _corpus_summary(cache, data, corpus),
+        "train": summary,
+    }
     if process_state().is_main_process:
         save_model(model, tokenizer, out / "model")
+        write_model_card(result)
         write_json(out / "results.json", result)
     return result
