@@ -136,6 +136,8 @@ class Worker:
             reply = json.loads(line)
         except json.JSONDecodeError:
             raise DistilkitError(f"{self.name}: bench worker sent an invalid reply: {line.strip()[:200]}") from None
+        if reply.get("missing_module"):  # the command's extra is not installed: the CLI names it (cli.app.Group)
+            raise ModuleNotFoundError(f"{self.name}: {reply['error']}", name=reply["missing_module"])
         if not reply.get("ok"):
             raise DistilkitError(f"{self.name}: {reply.get('error', 'unknown error')}")
         return reply
@@ -286,6 +288,8 @@ def main() -> int:
             reply = {"ok": True, **COMMANDS[cmd](state, msg)}
         except DistilkitError as e:
             reply = {"ok": False, "error": str(e)}
+        except ModuleNotFoundError as e:  # e.g. torch on a base install: the parent re-raises it as such
+            reply = {"ok": False, "error": one_line(e), "missing_module": e.name}
         except Exception as e:  # keep serving; the parent turns this into a one-line DistilkitError
             print(f"bench worker: command {cmd!r} failed", file=sys.stderr)
             import traceback

@@ -1,9 +1,9 @@
 """Run an exported bundle with ONNX Runtime: raw texts in, labels (or embeddings, or token tags) out.
 
 This package imports only numpy, onnxruntime, tokenizers and the standard library, so a bundle can be served from a
-machine that has no torch and no transformers (see "Runtime without torch" in the README). `distilkit/__init__.py`
-and `distilkit.core.errors` import nothing heavy, which is why the runtime can share `DistilkitError` with the rest of
-distilkit instead of keeping an error class of its own.
+machine that has no torch and no transformers: the base install, `pip install distilkit` (see "Export and runtime" in
+the README). `distilkit/__init__.py` and `distilkit.core.errors` import nothing heavy, which is why the runtime can
+share `DistilkitError` with the rest of distilkit instead of keeping an error class of its own.
 
     from distilkit.runtime import Predictor
     predictor = Predictor("runs/s/bundle", batch_size=32, threads=2)

@@ -1,10 +1,11 @@
 """`python -m distilkit.runtime BUNDLE [TEXT...]`: the torch-free way to run a bundle from a shell.
 
-`distilkit predict` does the same through the main CLI, which needs typer and rich; this entry point needs only what
-the runtime needs, so it works in a `pip install --no-deps` deployment (see the README). Both read texts the same way:
-the arguments, else the file, else standard input, one text per line, blank lines skipped; both write one JSON
-object per text. ``--task ner`` writes a text's entities (type, character offsets, surface string, score) and
-``--task pos`` one tag per word, instead of the raw per-sub-word output of a token-classification bundle.
+`distilkit predict` does the same through the main CLI, which needs typer and rich (both in the base install); this
+entry point needs only what the runtime needs (numpy, onnxruntime, tokenizers), so it also works where only those are
+installed next to distilkit (`pip install --no-deps`). Both read texts the same way: the arguments, else the file,
+else standard input, one text per line, blank lines skipped; both write one JSON object per text. ``--task ner``
+writes a text's entities (type, character offsets, surface string, score) and ``--task pos`` one tag per word,
+instead of the raw per-sub-word output of a token-classification bundle.
 """
 
 from __future__ import annotations
