@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -99,6 +100,12 @@ def start_server(args: list[str], port: int) -> subprocess.Popen:
 def write_bot(path: Path, threshold: float = 0.5) -> Path:
     path.write_text(BOT_YAML.format(threshold=threshold), encoding="utf-8")
     return path
+
+
+def request_counts(metrics: str) -> dict[tuple[str, str], float]:
+    """distilkit_requests_total by (endpoint, status), read from /metrics' Prometheus text."""
+    pattern = r'^distilkit_requests_total\{endpoint="([^"]*)",status="(\d+)"\} (\S+)$'
+    return {(m[1], m[2]): float(m[3]) for m in re.finditer(pattern, metrics, re.MULTILINE)}
 
 
 class CountingSession:

@@ -174,6 +174,13 @@ def create_app(state: ServerState) -> FastAPI:
     )
     app.state.server = state
 
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        """A bug's 500 as a one-line problem. Starlette's outermost middleware sends it, then re-raises, so uvicorn
+        still logs the traceback; `RequestMetrics` counts it."""
+        body = '{"detail": "internal server error; the server log has why"}'
+        return Response(body, 500, media_type="application/json")
+
     def authorised(request: Request) -> None:
         if cfg.token is None:
             return
