@@ -150,3 +150,23 @@ class CountingTokenizer:
 
     def __getattr__(self, name):
         return getattr(self.tokenizer, name)
+
+
+class FailingSession:
+    """Stands in for a bundle's session: fails any forward pass whose batch holds `token_id`, as an ONNX Runtime
+    error on one bad input would, and counts the rows of every call (so a test sees the batch and its retries)."""
+
+    def __init__(self, session, token_id: int):
+        self.session = session
+        self.token_id = token_id
+        self.calls: list[int] = []
+
+    def run(self, names, feeds):
+        ids = feeds["input_ids"]
+        self.calls.append(ids.shape[0])
+        if (ids == self.token_id).any():
+            raise RuntimeError(f"forward pass failed on token {self.token_id}")
+        return self.session.run(names, feeds)
+
+    def __getattr__(self, name):
+        return getattr(self.session, name)

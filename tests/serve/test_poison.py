@@ -7,13 +7,16 @@ Every status, a 500 from an exception included, is counted in /metrics.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
-from serve_helpers import make_bundles, request_counts, write_bot
+from serve_helpers import FailingSession, make_bundles, request_counts, write_bot
 
 from distilkit.serve.app import build_state, create_app
+from distilkit.serve.batcher import Batcher
 from distilkit.serve.config import ServeConfig
 
 
@@ -24,6 +27,59 @@ def bundles(tmp_path_factory) -> dict[str, Path]:
 
 def make_state(bundles, bot: Path | None = None, **settings):
     return build_state(ServeConfig(**settings), [f"{name}={path}" for name, path in bundles.items()], bot)
+
+
+async def in_app(state, scenario):
+    """Run `scenario(client)` against the app with its lifespan; an exception in the app is a 500, as in uvicorn."""
+    app = create_app(state)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await scenario(client)
+
+
+def test_a_failing_batch_fails_only_the_request_that_fails_alone(bundles):
+    state = make_state(bundles, max_batch=8, forward_batch=8, max_wait_ms=2000)
+    predictor = state.models["sentiment"].predictor
+    failing = FailingSession(predictor.bundle.session, predictor.bundle.tokenizer.token_to_id("awful"))
+    predictor.bundle.session = failing
+    texts = [f"text number {i} was good" for i in range(7)]
+    texts.insert(3, "an awful film")
+
+    async def scenario(client):
+        replies = await asyncio.gather(*(client.post("/v1/classify", json={"text": t}) for t in texts))
+        return replies, (await client.get("/metrics")).text
+
+    replies, metrics = asyncio.run(in_app(state, scenario))
+    assert [r.status_code for r in replies] == [200, 200, 200, 500, 200, 200, 200, 200]
+    problem = replies[3].json()
+    assert problem == {"detail": "model 'sentiment' failed on this request (RuntimeError); the server log has why"}
+    assert failing.calls == [8, 1, 1, 1, 1, 1, 1, 1, 1]  # the batch of eight, then each request alone
+    assert request_counts(metrics)[("/v1/classify", "200")] == 7
+    assert request_counts(metrics)[("/v1/classify", "500")] == 1
+    assert 'distilkit_batch_size_count{model="sentiment"} 7.0' in metrics  # the passes that answered
+
+
+def test_batcher_retries_each_request_alone_after_a_failed_batch():
+    calls: list[list[str]] = []
+
+    def run(texts):
+        calls.append(list(texts))
+        if "boom" in texts:
+            raise ValueError("cannot run boom")
+        return [t.upper() for t in texts]
+
+    batcher = Batcher(run, max_batch=5, max_wait_ms=2000, max_queue=16)  # the three requests fill one batch
+    try:
+        futures = [batcher.submit(t) for t in (["a", "b"], ["c", "boom"], ["d"])]
+        assert [f.exception(10) is None for f in futures] == [True, False, True]
+        assert [futures[0].result(), futures[2].result()] == [["A", "B"], ["D"]]
+        assert str(futures[1].exception()) == "cannot run boom"
+        assert calls == [["a", "b", "c", "boom", "d"], ["a", "b"], ["c", "boom"], ["d"]]
+        alone = batcher.submit(["boom"])  # alone already: failed once, not retried
+        assert isinstance(alone.exception(10), ValueError) and calls[-1] == ["boom"] and len(calls) == 5
+    finally:
+        batcher.close(10)
 
 
 def test_an_exception_in_an_endpoint_is_a_counted_500_with_a_problem(bundles, tmp_path):

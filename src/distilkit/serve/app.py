@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -52,6 +53,7 @@ ENDPOINTS = {
     "/v1/embed",
     "/v1/chat",
 }
+log = logging.getLogger("distilkit.serve")
 TASK_OF = {"classify": "sequence-classification", "ner": "token-classification", "embed": "embedding"}
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem, "description": text}
@@ -59,6 +61,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         401: "Missing or wrong bearer token",
         404: "No such model, or none of this task",
         413: "Body, number of texts or a text too large",
+        500: "The model failed on this request's texts (the rest of its batch is still answered), or a server bug",
         503: "Queue full or shutting down; retry after the Retry-After header's seconds",
         504: "Not answered within the server's timeout",
     }.items()
@@ -123,7 +126,11 @@ class ServerState:
                 raise HTTPException(413, f"text {i} has {len(text)} characters; the limit is {cfg.max_text_chars}")
 
     async def infer(self, served: ServedModel, texts: list[str]) -> list[Any]:
-        """Queue `texts` on the model's batcher and wait (bounded) for their results."""
+        """Queue `texts` on the model's batcher and wait (bounded) for their results.
+
+        A model failure is this request's own: the batcher has already retried it alone, so the detail says so in one
+        line and the traceback goes to the server's log, not to the client.
+        """
         self.check_texts(texts)
         if not texts:
             return []
@@ -144,6 +151,10 @@ class ServerState:
             future.cancel()  # dropped from the queue if its batch has not started
             self.metrics.rejected.labels(served.name, "timeout").inc()
             raise HTTPException(504, f"not answered within {self.config.timeout_s:g} s") from None
+        except Exception as e:
+            log.error("model %r failed on a request of %d texts", served.name, len(texts), exc_info=e)
+            detail = f"model {served.name!r} failed on this request ({type(e).__name__}); the server log has why"
+            raise HTTPException(500, detail) from None
 
 
 def _texts(body: TextsRequest) -> list[str]:
