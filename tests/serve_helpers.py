@@ -73,20 +73,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(args: list[str], port: int) -> subprocess.Popen:
-    """Start `distilkit serve` and wait until /readyz says ready (or fail with its output)."""
+def start_server(args: list[str], port: int, log: Path | None = None) -> subprocess.Popen:
+    """Start `distilkit serve` and wait until /readyz says ready (or fail with its output).
+
+    Its output goes to a pipe the caller reads at the end, or to the file `log`: a server that logs more than a pipe
+    holds (64 KB, a few dozen tracebacks) blocks on the write until someone reads, and stops answering meanwhile.
+    """
     env = {**os.environ, "PYTHONPATH": str(SOURCE)}
+    out = subprocess.PIPE if log is None else log.open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "distilkit", "serve", *args, "--port", str(port)],
-        stdout=subprocess.PIPE,
+        stdout=out,
         stderr=subprocess.STDOUT,
         text=True,
         env=env,
     )
+    if log is not None:
+        out.close()  # the child has its own copy
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"server exited early: {process.stdout.read()[-2000:]}")
+            output = process.stdout.read() if log is None else log.read_text()
+            pytest.fail(f"server exited early: {output[-2000:]}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
                 return process

@@ -8,6 +8,7 @@ Every status, a 500 from an exception included, is counted in /metrics.
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import httpx
@@ -27,6 +28,72 @@ def bundles(tmp_path_factory) -> dict[str, Path]:
 
 def make_state(bundles, bot: Path | None = None, **settings):
     return build_state(ServeConfig(**settings), [f"{name}={path}" for name, path in bundles.items()], bot)
+
+
+def post_raw(client, path: str, body: str):
+    """POST `body` as written: json.dumps escapes a lone surrogate as \\ud800, which is valid JSON."""
+    return client.post(path, content=body.encode("ascii"), headers={"Content-Type": "application/json"})
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "detail"),
+    [
+        ("/v1/classify", {"text": "\ud800 film"}, "text: not valid Unicode (lone surrogate at character 0)"),
+        (
+            "/v1/classify",
+            {"text": ["good", "fine", "bad", "a \udfff", "nice"]},
+            "text[3]: not valid Unicode (lone surrogate at character 2)",
+        ),
+        (
+            "/v1/ner",
+            {"text": ["the actor", "film\ud83d"]},
+            "text[1]: not valid Unicode (lone surrogate at character 4)",
+        ),
+        ("/v1/embed", {"text": "good \udc00\ud800"}, "text: not valid Unicode (lone surrogate at character 5)"),
+        ("/v1/chat", {"message": "refund \ud800"}, "message: not valid Unicode (lone surrogate at character 7)"),
+    ],
+)
+def test_lone_surrogate_is_a_422_naming_the_field_and_index(bundles, tmp_path, path, body, detail):
+    state = make_state(bundles, write_bot(tmp_path / "bot.yaml"))
+    with TestClient(create_app(state), raise_server_exceptions=False) as client:
+        reply = post_raw(client, path, json.dumps(body))
+        after = client.post(path, json={k: "good movie" for k in body})  # the server is not broken for the next one
+    assert reply.status_code == 422, reply.text
+    assert reply.json() == {"detail": detail}
+    assert after.status_code == 200
+
+
+def test_nul_and_other_odd_but_valid_unicode_is_served(bundles):
+    """NUL, noncharacters and astral characters are valid Unicode (and valid UTF-8): the tokenizer takes them."""
+    texts = ["good\x00movie", "\x00", "\uffff fun", "\U0010ffff", "great \U0001f600 film", "\ufeffbad"]
+    with TestClient(create_app(make_state(bundles))) as client:
+        replies = {e: client.post(f"/v1/{e}", json={"text": texts}) for e in ("classify", "ner", "embed")}
+    assert {e: r.status_code for e, r in replies.items()} == {"classify": 200, "ner": 200, "embed": 200}
+    assert replies["ner"].json()["results"][0]["words"][0]["word"] == "good\x00movie"
+
+
+def no_constants(name: str):
+    raise AssertionError(f"{name} is not JSON")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"text": {"k": "\\ud800"}}',
+        '{"text": ["\\ud800", 3]}',
+        '{"\\ud800": 1, "text": "a"}',
+        '{"text": NaN}',
+        '{"text": ["a", -Infinity]}',
+        '{"text": "a", "model": Infinity}',
+    ],
+)
+def test_a_validation_error_echoing_what_json_cannot_write_is_still_a_422(bundles, body):
+    """FastAPI's 422 echoes the bad input. Written as UTF-8, a lone surrogate fails; NaN (which Python's parser
+    accepts) is not JSON; either way FastAPI's own handler made the 422 a 500."""
+    with TestClient(create_app(make_state(bundles)), raise_server_exceptions=False) as client:
+        reply = post_raw(client, "/v1/classify", body)
+    assert reply.status_code == 422, reply.text
+    assert isinstance(json.loads(reply.text, parse_constant=no_constants)["detail"], list)
 
 
 async def in_app(state, scenario):
