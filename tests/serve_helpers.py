@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -72,20 +73,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(args: list[str], port: int) -> subprocess.Popen:
-    """Start `distilkit serve` and wait until /readyz says ready (or fail with its output)."""
+def start_server(args: list[str], port: int, log: Path | None = None) -> subprocess.Popen:
+    """Start `distilkit serve` and wait until /readyz says ready (or fail with its output).
+
+    Its output goes to a pipe the caller reads at the end, or to the file `log`: a server that logs more than a pipe
+    holds (64 KB, a few dozen tracebacks) blocks on the write until someone reads, and stops answering meanwhile.
+    """
     env = {**os.environ, "PYTHONPATH": str(SOURCE)}
+    out = subprocess.PIPE if log is None else log.open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "distilkit", "serve", *args, "--port", str(port)],
-        stdout=subprocess.PIPE,
+        stdout=out,
         stderr=subprocess.STDOUT,
         text=True,
         env=env,
     )
+    if log is not None:
+        out.close()  # the child has its own copy
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"server exited early: {process.stdout.read()[-2000:]}")
+            output = process.stdout.read() if log is None else log.read_text()
+            pytest.fail(f"server exited early: {output[-2000:]}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
                 return process
@@ -99,6 +108,12 @@ def start_server(args: list[str], port: int) -> subprocess.Popen:
 def write_bot(path: Path, threshold: float = 0.5) -> Path:
     path.write_text(BOT_YAML.format(threshold=threshold), encoding="utf-8")
     return path
+
+
+def request_counts(metrics: str) -> dict[tuple[str, str], float]:
+    """distilkit_requests_total by (endpoint, status), read from /metrics' Prometheus text."""
+    pattern = r'^distilkit_requests_total\{endpoint="([^"]*)",status="(\d+)"\} (\S+)$'
+    return {(m[1], m[2]): float(m[3]) for m in re.finditer(pattern, metrics, re.MULTILINE)}
 
 
 class CountingSession:
@@ -143,3 +158,23 @@ class CountingTokenizer:
 
     def __getattr__(self, name):
         return getattr(self.tokenizer, name)
+
+
+class FailingSession:
+    """Stands in for a bundle's session: fails any forward pass whose batch holds `token_id`, as an ONNX Runtime
+    error on one bad input would, and counts the rows of every call (so a test sees the batch and its retries)."""
+
+    def __init__(self, session, token_id: int):
+        self.session = session
+        self.token_id = token_id
+        self.calls: list[int] = []
+
+    def run(self, names, feeds):
+        ids = feeds["input_ids"]
+        self.calls.append(ids.shape[0])
+        if (ids == self.token_id).any():
+            raise RuntimeError(f"forward pass failed on token {self.token_id}")
+        return self.session.run(names, feeds)
+
+    def __getattr__(self, name):
+        return getattr(self.session, name)

@@ -11,34 +11,65 @@ instead of the raw per-sub-word output of a token-classification bundle.
 from __future__ import annotations
 
 import argparse
+import codecs
 import json
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
-from distilkit.core.errors import DistilkitError
+from distilkit.core.errors import DistilkitError, at
 from distilkit.runtime.predictor import Predictor
 
 
 def read_texts(texts: Sequence[str] | None, file: Path | None, stdin: IO[str] | None) -> list[str]:
-    """Texts from the arguments, else from `file`, else from `stdin` (one per line, blank lines skipped)."""
+    """Texts from the arguments, else from `file`, else from `stdin` (one per line, blank lines skipped).
+
+    The file and standard input are read as bytes and decoded as UTF-8 here (a leading BOM dropped), whatever the
+    locale: a byte that is not UTF-8, an encoded lone surrogate included, is one line naming where it is
+    (``stdin:3: not valid UTF-8``) instead of a traceback, or instead of a surrogate escape that reaches the
+    tokenizer and fails every text of its batch. Arguments the shell passed as such bytes are refused the same way.
+    """
     if texts and file is not None:
         raise DistilkitError("predict: give texts as arguments or --file, not both")
     if texts:
+        for number, text in enumerate(texts, start=1):
+            if _surrogate(text) is not None:
+                raise DistilkitError(f"text argument {number}: not valid UTF-8")
         return list(texts)
     if file is not None:
         if not file.is_file():
             raise DistilkitError(f"{file}: no such file")
-        try:
-            lines = file.read_text(encoding="utf-8").splitlines()
-        except UnicodeDecodeError as e:
-            raise DistilkitError(f"{file}: not valid UTF-8 ({e.reason})") from None
+        content = _decode(file.read_bytes(), str(file))
     else:
         if stdin is None or stdin.isatty():
             raise DistilkitError("predict: no texts (give them as arguments, with --file, or on standard input)")
-        lines = stdin.read().splitlines()
-    return [line for line in lines if line.strip()]
+        buffer = getattr(stdin, "buffer", None)
+        if buffer is not None:
+            content = _decode(buffer.read(), "stdin")
+        else:  # a text stream with no bytes under it (io.StringIO): its str may still hold a surrogate
+            content = stdin.read()
+            if (index := _surrogate(content)) is not None:
+                raise at("stdin", content.count("\n", 0, index) + 1, "not valid UTF-8")
+    return [line for line in content.splitlines() if line.strip()]
+
+
+def _decode(data: bytes, where: str) -> str:
+    """`data` as UTF-8 text, or an error naming the line (1-based, counted in newlines) of the first bad byte."""
+    data = data.removeprefix(codecs.BOM_UTF8)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise at(where, data.count(b"\n", 0, e.start) + 1, "not valid UTF-8") from None
+
+
+def _surrogate(text: str) -> int | None:
+    """Index of the first surrogate in `text` (how Python keeps bytes that were not UTF-8, e.g. in `sys.argv`)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        return e.start
+    return None
 
 
 PIPELINES = ("raw", "ner", "pos")

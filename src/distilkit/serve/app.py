@@ -2,14 +2,22 @@
 
 Inference never runs on the event loop: an endpoint checks the request, queues its texts with the model's `Batcher`
 and awaits the result, so thousands of waiting clients cost the loop nothing. What can go wrong has one status each:
-401 no or wrong token, 404 unknown model, 413 body / texts / text too large, 422 malformed JSON or fields, 503 queue
-full or shutting down (with Retry-After, answered at once), 504 not answered within the timeout.
+401 no or wrong token, 404 unknown model, 413 body / texts / text too large, 422 malformed JSON or fields or a text
+that is not valid Unicode, 500 the model failed on this request's texts (or a bug), 503 queue full or shutting down
+(with Retry-After, answered at once), 504 not answered within the timeout.
+
+One request must never break another's (issue 18): a text no tokenizer can encode is refused before it is queued, a
+batch whose forward pass fails is retried request by request (see `Batcher`), and every answer, a 500 included, is
+counted in /metrics and has a `{"detail": "..."}` body.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import json
+import logging
+import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, Response
 
@@ -52,6 +62,7 @@ ENDPOINTS = {
     "/v1/embed",
     "/v1/chat",
 }
+log = logging.getLogger("distilkit.serve")
 TASK_OF = {"classify": "sequence-classification", "ner": "token-classification", "embed": "embedding"}
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem, "description": text}
@@ -59,10 +70,46 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         401: "Missing or wrong bearer token",
         404: "No such model, or none of this task",
         413: "Body, number of texts or a text too large",
+        500: "The model failed on this request's texts (the rest of its batch is still answered), or a server bug",
         503: "Queue full or shutting down; retry after the Retry-After header's seconds",
         504: "Not answered within the server's timeout",
     }.items()
 }
+# FastAPI documents its own 422 (a list of field errors); a text that is not valid Unicode is a 422 too, but one line.
+UNICODE_422 = {
+    "responses": {
+        "422": {
+            "description": "Malformed JSON or fields (detail lists the errors), or a text that is not valid Unicode "
+            "(detail is one line naming it, e.g. `text[3]: not valid Unicode (lone surrogate at character 0)`)"
+        }
+    }
+}
+
+
+def invalid_unicode(text: str) -> str | None:
+    """Why `text` cannot be tokenized, or None when it can.
+
+    JSON may carry a lone UTF-16 surrogate (``"\\ud800"``) and Python's parser keeps it, but it is not a character:
+    the tokenizer refuses the whole batch it is in. Only surrogates fail UTF-8 encoding, and the JSON parser has
+    already joined the pairs, so what fails is a lone one. NUL and other control characters are valid Unicode and
+    are served (BERT's normalizer drops them).
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        return f"not valid Unicode (lone surrogate at character {e.start})"
+    return None
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN or Infinity, though Python's parser reads them: echoed back in a 422, they become strings."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
 
 
 @dataclass
@@ -114,17 +161,25 @@ class ServerState:
                 return served
         raise HTTPException(404, f"this server holds no {task} bundle")
 
-    def check_texts(self, texts: list[str]) -> None:
+    def check_texts(self, texts: list[str], fields: list[str]) -> None:
+        """Refuse what the model should not see, before it joins a batch: too many or too long texts (413), and a
+        text that is not valid Unicode (422, named by its field, e.g. ``text[3]``), which would fail its batch."""
         cfg = self.config
         if len(texts) > cfg.max_texts:
             raise HTTPException(413, f"{len(texts)} texts in one request; the limit is {cfg.max_texts}")
-        for i, text in enumerate(texts):
+        for i, (text, name) in enumerate(zip(texts, fields, strict=True)):
             if len(text) > cfg.max_text_chars:
                 raise HTTPException(413, f"text {i} has {len(text)} characters; the limit is {cfg.max_text_chars}")
+            if (why := invalid_unicode(text)) is not None:
+                raise HTTPException(422, f"{name}: {why}")
 
-    async def infer(self, served: ServedModel, texts: list[str]) -> list[Any]:
-        """Queue `texts` on the model's batcher and wait (bounded) for their results."""
-        self.check_texts(texts)
+    async def infer(self, served: ServedModel, texts: list[str], fields: list[str]) -> list[Any]:
+        """Queue `texts` (named `fields` in a refusal) on the model's batcher and wait (bounded) for their results.
+
+        A model failure is this request's own: the batcher has already retried it alone, so the detail says so in one
+        line and the traceback goes to the server's log, not to the client.
+        """
+        self.check_texts(texts, fields)
         if not texts:
             return []
         batcher = self.batchers.get(served.name)
@@ -144,10 +199,17 @@ class ServerState:
             future.cancel()  # dropped from the queue if its batch has not started
             self.metrics.rejected.labels(served.name, "timeout").inc()
             raise HTTPException(504, f"not answered within {self.config.timeout_s:g} s") from None
+        except Exception as e:
+            log.error("model %r failed on a request of %d texts", served.name, len(texts), exc_info=e)
+            detail = f"model {served.name!r} failed on this request ({type(e).__name__}); the server log has why"
+            raise HTTPException(500, detail) from None
 
 
-def _texts(body: TextsRequest) -> list[str]:
-    return [body.text] if isinstance(body.text, str) else list(body.text)
+def _texts(body: TextsRequest) -> tuple[list[str], list[str]]:
+    """The body's texts, and how a refusal names each: `text` when one was sent, `text[i]` in a list."""
+    if isinstance(body.text, str):
+        return [body.text], ["text"]
+    return list(body.text), [f"text[{i}]" for i in range(len(body.text))]
 
 
 def _ms(start: float) -> float:
@@ -173,6 +235,20 @@ def create_app(state: ServerState) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.server = state
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        """FastAPI's 422, written so it cannot fail: its errors echo the input, which may hold a lone surrogate (no
+        UTF-8 for it) or NaN (no JSON for it), and FastAPI's own handler would turn that 422 into a 500."""
+        body = json.dumps({"detail": _finite(jsonable_encoder(exc.errors()))}, allow_nan=False)
+        return Response(body, 422, media_type="application/json")
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        """A bug's 500 as a one-line problem. Starlette's outermost middleware sends it, then re-raises, so uvicorn
+        still logs the traceback; `RequestMetrics` counts it."""
+        body = '{"detail": "internal server error; the server log has why"}'
+        return Response(body, 500, media_type="application/json")
 
     def authorised(request: Request) -> None:
         if cfg.token is None:
@@ -210,12 +286,12 @@ def create_app(state: ServerState) -> FastAPI:
         ]
         return ModelsResponse(models=infos, chatbot=state.chatbot.spec.name if state.chatbot else None)
 
-    inference = {"tags": ["inference"], "dependencies": guarded, "responses": ERRORS}
+    inference = {"tags": ["inference"], "dependencies": guarded, "responses": ERRORS, "openapi_extra": UNICODE_422}
 
     async def run(endpoint: str, body: TextsRequest) -> tuple:
         """The model an inference endpoint serves (by task and optional name), and its batched results."""
         served = state.pick(TASK_OF[endpoint], body.model)
-        return served, await state.infer(served, _texts(body))
+        return served, await state.infer(served, *_texts(body))
 
     @app.post("/v1/classify", **inference)
     async def classify(body: TextsRequest) -> ClassifyResponse:
@@ -254,7 +330,7 @@ def create_app(state: ServerState) -> FastAPI:
         if state.chatbot is None or state.chat_model is None:
             raise HTTPException(404, "this server has no chatbot (start it with --chatbot FILE)")
         served = state.models[state.chat_model]
-        ((vector, _),) = await state.infer(served, [body.message])
+        ((vector, _),) = await state.infer(served, [body.message], ["message"])
         answer = state.chatbot.reply(vector)
         return ChatResponse(
             model=served.name,

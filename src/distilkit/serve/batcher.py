@@ -9,10 +9,15 @@ The queue is bounded in texts: a request that would overflow it is refused at on
 into 503 + Retry-After) instead of waiting behind work the server cannot finish in time. A request whose caller gave
 up (timeout, disconnect) is cancelled and skipped when its turn comes. `close()` stops new work and lets the worker
 finish everything already queued, which is what a graceful shutdown needs.
+
+One request must not fail the others it was batched with: when `run` raises on a batch of several requests, each is
+run again alone, so only a request that fails on its own gets the error. That costs one extra pass per request of
+the failed batch (at most `max_batch` small ones), paid only when something already went wrong.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -22,6 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from distilkit.core.errors import DistilkitError
+
+log = logging.getLogger("distilkit.serve")
 
 RunFn = Callable[[list[str]], Sequence[Any]]
 
@@ -152,21 +159,32 @@ class Batcher:
             live = [r for r in taken if r.future.set_running_or_notify_cancel()]
             if not live:
                 continue
-            texts = [t for r in live for t in r.texts]
-            start = time.perf_counter()
             try:
-                results = list(self.run(texts))
-                if len(results) != len(texts):
-                    raise RuntimeError(f"{self.name}: {len(results)} results for {len(texts)} texts")
-            except Exception as e:  # handed to every waiting request, never lost in the thread
-                for r in live:
-                    r.future.set_exception(e)
+                results = self._run([t for r in live for t in r.texts])
+            except Exception as e:
+                if len(live) == 1:
+                    live[0].future.set_exception(e)
+                    continue
+                log.warning("%s: a batch of %d requests failed (%s); running each alone", self.name, len(live), e)
+                for r in live:  # each gets its own results, or its own exception (never one shared by all)
+                    try:
+                        r.future.set_result(self._run(r.texts))
+                    except Exception as alone:
+                        r.future.set_exception(alone)
                 continue
-            seconds = time.perf_counter() - start
-            self._seconds_per_text = 0.8 * self._seconds_per_text + 0.2 * seconds / len(texts)
-            if self.on_batch is not None:
-                self.on_batch(len(texts), seconds)
             offset = 0
             for r in live:
                 r.future.set_result(results[offset : offset + len(r.texts)])
                 offset += len(r.texts)
+
+    def _run(self, texts: list[str]) -> list[Any]:
+        """One forward pass: `run(texts)`, checked for one result per text, timed and reported to `on_batch`."""
+        start = time.perf_counter()
+        results = list(self.run(texts))
+        if len(results) != len(texts):
+            raise RuntimeError(f"{self.name}: {len(results)} results for {len(texts)} texts")
+        seconds = time.perf_counter() - start
+        self._seconds_per_text = 0.8 * self._seconds_per_text + 0.2 * seconds / max(1, len(texts))
+        if self.on_batch is not None:
+            self.on_batch(len(texts), seconds)
+        return results

@@ -69,7 +69,12 @@ class BodyLimit:
 
 
 class RequestMetrics:
-    """Count every response by endpoint and status, and time it from arrival to the start of the response."""
+    """Count every response by endpoint and status, and time it from arrival to the start of the response.
+
+    An exception that escapes the app (a bug) has no response yet when it passes here: Starlette's outermost
+    middleware answers it with a 500 on the way out, past this one. That 500 is counted here, or /metrics would
+    never show the errors that matter most.
+    """
 
     def __init__(self, app, metrics: ServerMetrics):
         self.app = app
@@ -80,10 +85,18 @@ class RequestMetrics:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
+        started = False
 
         async def send_and_record(message):
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 self.metrics.observe_request(scope["path"], message["status"], time.perf_counter() - start)
             await send(message)
 
-        await self.app(scope, receive, send_and_record)
+        try:
+            await self.app(scope, receive, send_and_record)
+        except Exception:
+            if not started:
+                self.metrics.observe_request(scope["path"], 500, time.perf_counter() - start)
+            raise
