@@ -50,14 +50,19 @@ def claim_run_folder(out: Path, params: dict[str, Any], resume: bool = False, ov
 
 
 def _require_same_settings(saved_file: Path, params: dict[str, Any]) -> None:
-    if not saved_file.is_file():
-        return
-    saved = yaml.safe_load(saved_file.read_text(encoding="utf-8")) or {}
-    now = {k: (str(v) if isinstance(v, Path) else v) for k, v in params.items()}
-    changed = [k for k in now if k not in PER_INVOCATION and k in saved and saved[k] != now[k]]
+    if saved_file.is_file():
+        saved = yaml.safe_load(saved_file.read_text(encoding="utf-8")) or {}
+        now = {k: (str(v) if isinstance(v, Path) else v) for k, v in params.items()}
+        require_same_settings(saved_file, saved, now, PER_INVOCATION)
+
+
+def require_same_settings(where: Path, saved: dict[str, Any], now: dict[str, Any], may_change: tuple[str, ...]) -> None:
+    """Refuse to resume with settings other than the run's own (`saved`), naming each that differs; the settings in
+    `may_change` bound this sitting, not what is trained."""
+    changed = [k for k in now if k not in may_change and k in saved and saved[k] != now[k]]
     if changed:
         shown = ", ".join(f"{k} {saved[k]!r} → {now[k]!r}" for k in changed)
         raise DistilkitError(
-            f"{saved_file}: --resume with settings that differ from the run's ({shown}); "
+            f"{where}: --resume with settings that differ from the run's ({shown}); "
             "resume with the run's own settings, or start again with --overwrite"
         )

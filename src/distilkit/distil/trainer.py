@@ -29,6 +29,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from distilkit.core.errors import DistilkitError, require_finite
 from distilkit.core.progress import ProgressLog
+from distilkit.core.run_folder import require_same_settings
 from distilkit.data.batching import TrainData, make_loader
 from distilkit.distil.checkpoint import Progress as RunProgress
 from distilkit.distil.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, saved_config
@@ -65,16 +66,8 @@ def _check_resumed_config(checkpoint: Path, cfg: TrainConfig) -> None:
     """Refuse to resume with settings other than the run's own: the schedule, batches and RNG streams of the
     checkpoint belong to them, and silently mixing them would train something nobody asked for."""
     saved = saved_config(checkpoint)
-    if saved is None:
-        return
-    now = asdict(cfg)
-    changed = [k for k in now if k not in PER_INVOCATION and k in saved and saved[k] != now[k]]
-    if changed:
-        shown = ", ".join(f"{k} {saved[k]!r} → {now[k]!r}" for k in changed)
-        raise DistilkitError(
-            f"{checkpoint}: --resume with settings that differ from the run's ({shown}); "
-            "resume with the run's own settings, or start again with --overwrite"
-        )
+    if saved is not None:
+        require_same_settings(checkpoint, saved, asdict(cfg), PER_INVOCATION)
 
 
 class Objective(nn.Module):
