@@ -1,5 +1,6 @@
 """The ground floor: what every layer above may use, with no torch and no transformers.
 
-User errors, the cache folder, the one atomic writer, the vocabulary of tasks and model inputs, and the word, offset
-and BIO-span helpers that training and the torch-free runtime share.
+User errors, the cache folder, the one atomic writer, the vocabulary of tasks and model inputs, the word, offset
+and BIO-span helpers, and the cutting of long texts (head-tail, windows) and pooling of windows that training and the
+torch-free runtime share.
 """

@@ -14,7 +14,7 @@ from distilkit.core.atomic import save_model, write_json
 from distilkit.data.spec import DataSpec
 from distilkit.distil.objectives import FinetuneObjective
 from distilkit.distil.trainer import TrainConfig, train
-from distilkit.evaluate.scoring import score_splits
+from distilkit.evaluate.scoring import long_text_summary, score_splits
 from distilkit.models.teacher import load_classifier
 
 
@@ -35,7 +35,10 @@ def finetune(
     encoded = data_spec.encode(tokenizer, data.train, model.config.label2id, max_length)
     summary = train(FinetuneObjective(model), encoded, tokenizer, train_cfg, out, resume=resume, quiet=quiet)
     save_model(model, tokenizer, out / "model")
-    metrics = score_splits(model, tokenizer, data, max_length, data_spec.tokens.stride)
+    metrics = score_splits(model, tokenizer, data, max_length, data_spec.tokens.stride, data_spec.long_text)
     result = {"model": str(out / "model"), "task": data_spec.task, "train": summary, "metrics": metrics}
+    long_text = long_text_summary(data_spec.long_text, max_length, encoded, metrics)
+    if long_text is not None:
+        result["long_text"] = long_text
     write_json(out / "results.json", result)
     return result
