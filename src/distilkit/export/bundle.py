@@ -43,7 +43,10 @@ def write_bundle(
     meta: dict[str, Any],
     extra_files: dict[str, str] | None = None,
 ) -> Path:
-    """Assemble the bundle in a temporary folder, check it loads, then swap it into place at `out`."""
+    """Assemble the bundle in a temporary folder, check it loads, then swap it into place at `out`.
+
+    `meta` may set its own ``format_version`` (the exporter writes 1 unless the bundle needs ``long_text`` read).
+    """
     meta = {"format_version": FORMAT_VERSION, **meta}
     out = Path(out)
     with new_folder(out) as tmp:
