@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 from conftest import make_tokenizer, tiny_config
-from transformers import BertForTokenClassification
+from transformers import BertForSequenceClassification, BertForTokenClassification
 
 TAGS = ["O", "B-PER", "I-PER"]
 
@@ -32,3 +32,25 @@ def save_tiny_tagger(folder: Path, layers: int = 2, seed: int = 0) -> Path:
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def save_sharp_classifier(folder: Path, seed: int = 0) -> Path:
+    """A random sequence classifier with large weights (initializer range 0.5, not BERT's 0.02), so that its logits
+    differ by whole units from one window of a text to the next: a test comparing pooled windows with one window
+    (truncation) then tells them apart, which the near-constant logits of a 0.02 initialisation would not."""
+    torch.manual_seed(seed)
+    tokenizer = make_tokenizer(folder)
+    config = tiny_config(num_labels=2, layers=2)
+    config.vocab_size = len(tokenizer)
+    config.initializer_range = 0.5
+    BertForSequenceClassification(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def hand_windows(ids: list[int], budget: int, stride: int) -> list[list[int]]:
+    """Windows of `budget` content ids sharing `stride` with the next, written out independently of distilkit."""
+    starts = [0]
+    while starts[-1] + budget < len(ids):
+        starts.append(starts[-1] + budget - stride)
+    return [ids[s : s + budget] for s in starts]

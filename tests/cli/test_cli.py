@@ -251,3 +251,73 @@ def test_help_shows_the_install_extra_that_rich_markup_would_swallow():
     result = runner.invoke(app, ["data", "get", "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
     assert result.exit_code == 0
     assert "distilkit[ner-data]" in result.output
+
+
+@pytest.fixture
+def long_data(tmp_path):
+    from conftest import toy_rows, write_csv
+
+    folder = tmp_path / "long"
+    rows = [(" ".join([text] * 5), label) for text, label in toy_rows(8)]  # 10 to 25 words: longer than 8 tokens
+    for name in ("train", "dev", "test"):
+        write_csv(folder / f"{name}.csv", rows if name == "train" else rows[:4])
+    return folder
+
+
+def test_finetune_distil_and_evaluate_read_long_texts_in_windows_and_say_so(tmp_path, tiny_teacher, long_data):
+    args = ["--data", long_data, "--max-length", 8, "--long-text", "windows", "--batch-size", 8]
+    teacher = tmp_path / "teacher"
+    result = invoke("finetune", "--model", tiny_teacher, "--out", teacher, "--epochs", 1, *args)
+    results = json.loads((teacher / "results.json").read_text())
+    long_text = results["long_text"]
+    assert long_text["strategy"] == "windows" and long_text["stride"] == 2 and long_text["max_length"] == 8
+    train = long_text["splits"]["train"]
+    assert train["texts"] == 8 and train["long"] == 8 and train["inputs"] > 8
+    assert results["train"]["steps"] == -(-train["inputs"] // 8)  # one example per window, batches of 8
+    assert set(long_text["splits"]) == {"train", "dev", "test"} and "long_text" not in results["metrics"]["dev"]
+    assert results["metrics"]["dev"]["n"] == 4  # one prediction per document, not per window
+    assert f"long texts: 8 of 8 train texts exceed 8 tokens (median {train['median_tokens']}" in result.output
+    assert f"{train['inputs']} windows of up to 8 tokens for 8 texts, overlapping by 2" in result.output
+    student = tmp_path / "student"
+    result = invoke("distil", "--teacher", teacher / "model", "--out", student, "--student-layers", 1, *args)
+    distilled = json.loads((student / "results.json").read_text())
+    assert distilled["long_text"]["splits"]["train"]["inputs"] == train["inputs"]
+    assert distilled["train"]["steps"] == 3 * -(-train["inputs"] // 8)  # three epochs of windows
+    out = tmp_path / "eval.json"
+    result = invoke("evaluate", student / "model", "--data", long_data, "--out", out, *args[2:6])
+    metrics = json.loads(out.read_text())
+    assert metrics["n"] == 4 and metrics["long_text"]["strategy"] == "windows"
+    assert "long texts: 4 of 4 test texts exceed 8 tokens" in result.output
+
+
+def test_truncate_stays_the_default_and_reports_what_it_cut(finetuned, toy_data):
+    results = json.loads((finetuned / "results.json").read_text())
+    assert results["long_text"]["strategy"] == "truncate" and results["long_text"]["stride"] is None
+    assert results["long_text"]["splits"]["train"] == {
+        **results["long_text"]["splits"]["train"],
+        "texts": 48,
+        "long": 0,
+        "inputs": 48,
+    }
+
+
+def test_long_text_options_refuse_what_they_cannot_do(tmp_path, tiny_teacher, toy_data):
+    from conftest import write_csv
+
+    pairs = tmp_path / "pairs"
+    for name in ("train", "dev"):
+        rows = [("good", "movie", "positive"), ("bad", "film", "negative")]
+        write_csv(pairs / f"{name}.csv", rows, header=("text", "second", "label"))
+    with pytest.raises(DistilkitError, match=r"pairs: --long-text head-tail does not support text pairs"):
+        invoke("finetune", "--model", tiny_teacher, "--data", pairs, "--out", tmp_path / "p", "--max-steps", 1,
+               "--text-pair-column", "second", "--long-text", "head-tail")  # fmt: skip
+    with pytest.raises(DistilkitError, match="long_text: expected one of truncate, head-tail, windows, got 'middle'"):
+        invoke(
+            "finetune", "--model", tiny_teacher, "--data", toy_data, "--out", tmp_path / "m", "--long-text", "middle"
+        )
+    with pytest.raises(DistilkitError, match="long_text: windows is for sequence-classification"):
+        invoke("finetune", "--model", tiny_teacher, "--data", toy_data, "--out", tmp_path / "t",
+               "--task", "token-classification", "--long-text", "windows")  # fmt: skip
+    for command in ("finetune", "distil", "evaluate", "export"):
+        shown = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"}).output
+        assert "--long-text " in shown and "--long-text-stride" in shown and "head-tail" in shown, command

@@ -163,3 +163,20 @@ def test_export_cli_writes_a_bundle_with_its_config(tmp_path, tiny_teacher):
     assert row["label"] in ("negative", "positive")
     with pytest.raises(DistilkitError, match="quantize: expected one of none, dynamic, static, auto"):
         invoke("export", tiny_teacher, "--out", tmp_path / "b2", "--quantize", "int4")
+
+
+def test_predict_says_how_many_texts_were_cut_and_by_how_much(bundles, capsys):
+    long_text = " ".join(["good movie"] * 10)  # 20 words: 22 tokens with [CLS] and [SEP]
+    predictor = Predictor(bundles["short"])
+    results, lengths = predictor.predict_with_lengths([long_text, "bad", long_text + " film"])
+    whole = predictor.word_tokenizer.encode_batch([long_text, "bad", long_text + " film"])
+    assert lengths == [len(e.ids) for e in whole] == [22, 3, 23]  # measured from the truncated encodings
+    assert results == predictor.predict([long_text, "bad", long_text + " film"])
+    line = "long texts: 2 of 3 texts exceed 8 tokens (median 22, max 23 tokens); strategy truncate keeps the first 6"
+    assert predictor.report(lengths).line() == line
+    assert runtime_main([str(bundles["short"]), long_text, "bad", long_text + " film"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.strip() == line and len(captured.out.splitlines()) == 3
+    result = invoke("predict", bundles["short"], long_text, "bad", long_text + " film")
+    assert result.stderr.strip() == line and len(parse(result.stdout)) == 3
+    assert invoke("predict", bundles["short"], "bad", "good").stderr == ""  # nothing cut: nothing said

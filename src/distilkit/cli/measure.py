@@ -15,17 +15,27 @@ from distilkit.cli.options import (
     Seed,
     Task,
     columns,
+    long_text,
     quiet_transformers,
     shared_options,
     token_options,
 )
-from distilkit.cli.output import print_tag_metrics
+from distilkit.cli.output import print_long_text, print_tag_metrics
 from distilkit.core.errors import DistilkitError
 
 
 @app.command()
 @shared_options(
-    "text_column", "label_column", "text_pair_column", "tag_column", "scheme", "stride", "max_length", "allow_pickle"
+    "text_column",
+    "label_column",
+    "text_pair_column",
+    "tag_column",
+    "scheme",
+    "stride",
+    "max_length",
+    "long_text",
+    "long_text_stride",
+    "allow_pickle",
 )
 def evaluate(
     model: Annotated[str, typer.Argument(help="Classifier folder or hub id.")],
@@ -53,6 +63,7 @@ def evaluate(
         allow_pickle=options["allow_pickle"],
         task=task,
         tokens=token_options(options),
+        long_text=long_text(options),
     )
     if out is not None:
         write_json(out, metrics)
@@ -68,6 +79,8 @@ def evaluate(
         table.add_row(name, f"{m['precision']:.4f}", f"{m['recall']:.4f}", f"{m['f1']:.4f}", str(m["support"]))
     console.print(table)
     console.print("confusion matrix (rows gold, columns predicted, order as above):", metrics["confusion_matrix"])
+    if "long_text" in metrics:
+        print_long_text(metrics["long_text"], f"{split} texts")
 
 
 @app.command()

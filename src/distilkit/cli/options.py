@@ -85,6 +85,19 @@ Stride = Annotated[
 LabelAll = Annotated[
     bool, typer.Option(help="token-classification: train on every sub-word, not only each word's first.")
 ]
+LongTextOption = Annotated[
+    str,
+    typer.Option(
+        help="sequence-classification: a text longer than --max-length is 'truncate'd (its first tokens), cut to "
+        "'head-tail' (its first quarter of the budget and its last three quarters), or read in overlapping 'windows' "
+        "(each a training example with the text's label; its prediction is the mean of its windows' logits). The "
+        "same at training, evaluation and export. Token classification always windows by words (--stride)."
+    ),
+]
+LongTextStride = Annotated[
+    int | None,
+    typer.Option(min=0, help="--long-text windows: tokens consecutive windows share (default: max-length // 4)."),
+]
 UnseenTags = Annotated[
     str,
     typer.Option(help="token-classification: a dev/test tag that train lacks is an 'error', or 'drop' its sentences."),
@@ -112,6 +125,8 @@ SHARED: dict[str, tuple[Any, Any]] = {
     "label_all_subwords": (LabelAll, False),
     "unseen_tags": (UnseenTags, "error"),
     "max_length": (MaxLength, 128),
+    "long_text": (LongTextOption, "truncate"),
+    "long_text_stride": (LongTextStride, None),
     "pack": (Pack, False),
     "epochs": (Epochs, 1),
     "max_steps": (MaxSteps, 0),
@@ -133,6 +148,7 @@ SHARED: dict[str, tuple[Any, Any]] = {
 
 DATA_FILES = ("dev", "test", "text_column", "label_column", "text_pair_column")
 TAG_FILES = ("tag_column", "scheme", "stride", "label_all_subwords", "unseen_tags")
+LONG_TEXT = ("long_text", "long_text_stride")
 TRAINING = (
     "max_length",
     "epochs",
@@ -241,6 +257,13 @@ def columns(params: dict):
     return _columns(params["text_column"], params["label_column"], params.get("text_pair_column"))
 
 
+def long_text(params: dict):
+    """The `LongText` of a command from its resolved options (truncate for a command without them)."""
+    from distilkit.core.long_text import LongText
+
+    return LongText(params.get("long_text", "truncate"), params.get("long_text_stride"))
+
+
 def _columns(text_column: str, label_column: str, text_pair_column: str | None):
     from distilkit.data.classification import Columns
 
@@ -257,7 +280,7 @@ def quiet_transformers() -> None:
 
 def data_spec(params: dict):
     """The `DataSpec` of a training command from its resolved options (`--data`, `--dev`, `--test`, columns, task,
-    and how tags are read)."""
+    how tags are read, and how long texts are)."""
     from distilkit.data.spec import DataSpec
 
     return DataSpec(
@@ -267,4 +290,5 @@ def data_spec(params: dict):
         columns=columns(params),
         task=params["task"],
         tokens=token_options(params),
+        long_text=long_text(params),
     )

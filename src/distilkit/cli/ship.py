@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -15,11 +15,15 @@ from distilkit.cli.options import (
     LabelColumn,
     MaxLength,
     TextColumn,
+    long_text,
     quiet_transformers,
+    shared_options,
 )
+from distilkit.cli.output import print_long_text
 
 
 @app.command()
+@shared_options("long_text", "long_text_stride")
 def export(
     ctx: typer.Context,
     model: Annotated[str, typer.Argument(help="Fine-tuned model folder (or hub id) to export.")],
@@ -56,8 +60,10 @@ def export(
     force: Annotated[bool, typer.Option(help="Write the bundle even if ONNX and PyTorch disagree.")] = False,
     allow_pickle: AllowPickle = False,
     config: Config = None,
+    **options: Any,
 ) -> None:
-    """Export a model to an ONNX bundle, checked against PyTorch, optionally INT8-quantized."""
+    """Export a model to an ONNX bundle, checked against PyTorch, optionally INT8-quantized; --long-text (the one
+    the model was trained with) is recorded in bundle.json and applied by the runtime."""
     from distilkit.export import export_bundle
 
     quiet_transformers()
@@ -78,6 +84,7 @@ def export(
         force=force,
         allow_pickle=allow_pickle,
         threads=threads,
+        long_text=long_text(options),
         resolved_config=ctx.params,
     )
     check = meta["validation"]["fp32_vs_torch"]
@@ -86,6 +93,8 @@ def export(
     opt = meta["optimization"]
     reason = f" ({opt['reason']})" if opt["reason"] else ""
     console.print(f"fused graph: {'yes' if opt['applied'] else 'no'}{reason}")
+    if meta["validation"].get("long_text"):
+        print_long_text(meta["validation"]["long_text"], "validation texts")
     scores = meta["scores"]
     console.print(
         f"quantization: {meta['quantization']['name']}; {scores['metric']} {scores['bundle']:.2f} "
@@ -115,12 +124,16 @@ def predict(
 ) -> None:
     """Run a bundle on texts (torch-free) and write one JSON line per text."""
     from distilkit.runtime import Predictor
-    from distilkit.runtime.cli import json_lines, read_texts
+    from distilkit.runtime.cli import json_lines, long_text_line, read_texts
 
     lines = read_texts(texts, file, sys.stdin)
     predictor = Predictor(bundle, batch_size=batch_size, threads=threads)
-    for line in json_lines(predictor, lines, task=task):
+    lengths: list[int] = []
+    for line in json_lines(predictor, lines, task=task, lengths=lengths):
         typer.echo(line)
+    summary = long_text_line(predictor, lengths)
+    if summary:
+        typer.echo(summary, err=True)
 
 
 @app.command()

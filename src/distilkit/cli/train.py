@@ -10,6 +10,7 @@ import typer
 from distilkit.cli.app import app, console
 from distilkit.cli.options import (
     DATA_FILES,
+    LONG_TEXT,
     TAG_FILES,
     TRAINING,
     Config,
@@ -26,7 +27,7 @@ from distilkit.cli.output import print_scores
 
 
 @app.command()
-@shared_options(*DATA_FILES, *TAG_FILES, *TRAINING, epochs=3, lr=5e-5)
+@shared_options(*DATA_FILES, *TAG_FILES, *TRAINING, *LONG_TEXT, epochs=3, lr=5e-5)
 def finetune(
     ctx: typer.Context,
     data: Data,
@@ -56,7 +57,7 @@ def finetune(
 
 
 @app.command()
-@shared_options(*DATA_FILES, *TAG_FILES, *TRAINING, epochs=3, lr=1e-4)
+@shared_options(*DATA_FILES, *TAG_FILES, *TRAINING, *LONG_TEXT, epochs=3, lr=1e-4)
 def distil(
     ctx: typer.Context,
     teacher: Annotated[str, typer.Option(help="Fine-tuned teacher classifier: a folder or hub id.")],
@@ -93,6 +94,7 @@ def distil(
 ) -> None:
     """Distil a teacher into a shallower student: a classifier (soft targets, gold labels, hidden states) or a
     sentence encoder (--task embedding)."""
+    from distilkit.core.errors import DistilkitError
     from distilkit.core.tasks import EMBEDDING, check_task
     from distilkit.distil.objectives import DistilWeights
     from distilkit.models.student import parse_layer_list
@@ -102,6 +104,8 @@ def distil(
     check_task(hidden_loss, ("cosine", "mse"), "hidden_loss")
     check_task(task)
     layers = parse_layer_list(layer_map)
+    if task == EMBEDDING and options["long_text"] != "truncate":
+        raise DistilkitError("long_text: --long-text is for sequence-classification; embedding truncates")
     claim_out(ctx.params)
     student = {"student_layers": student_layers, "layer_map": layers, "init": init}
     run = {key: options[key] for key in ("max_length", "resume", "allow_pickle")}

@@ -7,6 +7,11 @@ largest training speed-up available here.
 Sequence classification has one label per example; token classification one label per position (-100 where the
 loss skips it), and its examples are the windows of `distilkit.data.alignment.encode_words`. Both go through the
 same `EncodedSplit`, sampler and collator, so the training loop does not know which task it runs.
+
+A sequence-classification text longer than ``max_length`` tokens is truncated (the default), or cut by
+`distilkit.core.long_text` into one head+tail example or several windows, each an example with the text's label
+(`encode_split`); `EncodedSplit.documents` says which text each example came from, so evaluation can pool a text's
+windows back into one prediction, and `EncodedSplit.text_lengths` how long each text was, for the long-text report.
 """
 
 from __future__ import annotations
@@ -18,10 +23,12 @@ import torch
 from transformers import PreTrainedTokenizerBase
 
 from distilkit.core.errors import DistilkitError
+from distilkit.core.long_text import LongText, LongTextReport, cut, long_text_report
 from distilkit.core.tasks import IGNORE_INDEX, MODEL_INPUTS
 from distilkit.data.alignment import encode_words
 from distilkit.data.classification import ClassificationSplit
 from distilkit.data.tagged import TokenSplit
+from distilkit.runtime.encoding import special_tokens
 
 
 def model_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -31,11 +38,23 @@ def model_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 class EncodedSplit(torch.utils.data.Dataset):
     """Token ids of every example (unpadded), its label id (or per-position label ids), and its index (the key for
-    cached teacher outputs)."""
+    cached teacher outputs, so a window's soft targets are that window's).
 
-    def __init__(self, features: list[dict[str, list[int]]], labels: list[int] | list[list[int]]):
+    `documents` is the text each example came from (one example per text unless long texts were windowed);
+    `report`, for sequence classification, how many texts were longer than ``max_length`` and what was done.
+    """
+
+    def __init__(
+        self,
+        features: list[dict[str, list[int]]],
+        labels: list[int] | list[list[int]],
+        documents: list[int] | None = None,
+        report: LongTextReport | None = None,
+    ):
         self.features = features
         self.labels = labels
+        self.documents = list(range(len(features))) if documents is None else documents
+        self.report = report
 
     def __len__(self) -> int:
         return len(self.features)
@@ -54,13 +73,88 @@ class EncodedSplit(torch.utils.data.Dataset):
 
 
 def encode_split(
-    tokenizer: PreTrainedTokenizerBase, split: ClassificationSplit, label2id: dict[str, int], max_length: int
+    tokenizer: PreTrainedTokenizerBase,
+    split: ClassificationSplit,
+    label2id: dict[str, int],
+    max_length: int,
+    long_text: LongText | None = None,
 ) -> EncodedSplit:
-    """Tokenise a split with truncation and no padding; labels become ids of the model's label vocabulary."""
-    enc = tokenizer(split.texts, split.pairs, truncation=True, max_length=max_length)
+    """Tokenise a split without padding; labels become ids of the model's label vocabulary.
+
+    A text longer than `max_length` is truncated by the tokenizer (the default, exactly as before long-text
+    strategies existed), or becomes a head+tail example or one example per window (`long_text`), every window
+    carrying the text's label. Each text is tokenized once; its whole length, for the report, is read from the same
+    tokenization.
+    """
+    long_text = long_text or LongText()
+    labels = [label2id[label] for label in split.labels]
+    if split.pairs is not None:
+        long_text.refuse_pairs(split.source)
+        return _encode_pairs(tokenizer, split, labels, max_length)
+    specials = tokenizer.num_special_tokens_to_add(pair=False)
+    if long_text.is_truncate:
+        enc = tokenizer(split.texts, truncation=True, max_length=max_length)
+        keys = [k for k in MODEL_INPUTS if k in enc]
+        features = [{k: enc[k][i] for k in keys} for i in range(len(split))]
+        # What truncation cut off is in each encoding's `overflowing` (stride 0: consecutive pieces, each with its
+        # own special tokens), so the whole length needs no second pass.
+        lengths = [len(e.ids) + sum(len(o.ids) - specials for o in e.overflowing) for e in _encodings(enc)]
+        return EncodedSplit(features, labels, report=long_text_report(lengths, max_length, specials, long_text))
+    layout = special_tokens(_backend(tokenizer))
+    budget = long_text.budget(max_length, len(layout))
+    enc = tokenizer(split.texts, add_special_tokens=False)  # whole texts: the cutting is long_text's
+    keys = [k for k in MODEL_INPUTS if k in enc]
+    features, example_labels, documents = [], [], []
+    for doc, (ids, label) in enumerate(zip(enc["input_ids"], labels, strict=True)):
+        for piece in cut(ids, budget, long_text, max_length):
+            input_ids, type_ids = layout.wrap(piece)
+            row = {"input_ids": input_ids, "attention_mask": [1] * len(input_ids), "token_type_ids": type_ids}
+            features.append({k: row[k] for k in keys})
+            example_labels.append(label)
+            documents.append(doc)
+    lengths = [len(ids) + len(layout) for ids in enc["input_ids"]]
+    report = long_text_report(lengths, max_length, len(layout), long_text)
+    return EncodedSplit(features, example_labels, documents, report)
+
+
+def _encode_pairs(
+    tokenizer: PreTrainedTokenizerBase, split: ClassificationSplit, labels: list[int], max_length: int
+) -> EncodedSplit:
+    """Text pairs, truncated (longest first) as the tokenizer always did.
+
+    A truncated pair's `overflowing` is every combination of the two texts' pieces, which does not give its length
+    back; so the pairs are tokenized whole (measured), and only the ones longer than `max_length` again with
+    truncation. A pair that fits is the same either way.
+    """
+    enc = tokenizer(split.texts, split.pairs)
     keys = [k for k in MODEL_INPUTS if k in enc]
     features = [{k: enc[k][i] for k in keys} for i in range(len(split))]
-    return EncodedSplit(features, [label2id[label] for label in split.labels])
+    lengths = [len(ids) for ids in enc["input_ids"]]
+    long = [i for i, n in enumerate(lengths) if n > max_length]
+    if long:
+        texts, pairs = [split.texts[i] for i in long], [split.pairs[i] for i in long]  # type: ignore[index]
+        again = tokenizer(texts, pairs, truncation=True, max_length=max_length)
+        for row, i in enumerate(long):
+            features[i] = {k: again[k][row] for k in keys}
+    specials = tokenizer.num_special_tokens_to_add(pair=True)
+    return EncodedSplit(
+        features, labels, report=long_text_report(lengths, max_length, specials, LongText(), pairs=True)
+    )
+
+
+def _encodings(enc) -> list:
+    """The `tokenizers` encodings behind a fast tokenizer's output (their `overflowing` holds what was cut)."""
+    if enc.encodings is None:
+        raise DistilkitError("long texts are measured from a fast (tokenizers) tokenizer's encodings; this is slow")
+    return enc.encodings
+
+
+def _backend(tokenizer: PreTrainedTokenizerBase):
+    """The `tokenizers` object of a fast tokenizer: its post-processor is the special-token layout the runtime uses."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        raise DistilkitError("--long-text head-tail and windows need a fast (tokenizers) tokenizer")
+    return backend
 
 
 def encode_token_split(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from distilkit.core.errors import DistilkitError
+from distilkit.core.long_text import LongText
 from distilkit.core.tasks import CLASSIFIER_TASKS, TOKEN_CLASSIFICATION, check_task
 from distilkit.data.batching import EncodedSplit, encode_split, encode_token_split
 from distilkit.data.classification import ClassificationData, ClassificationSplit, Columns, load_classification
@@ -30,7 +32,7 @@ class TokenOptions:
 @dataclass
 class DataSpec:
     """Where the data is: a folder/file/`hf:NAME`/known dataset name for train, optional dev and test overrides,
-    and which task it is for."""
+    which task it is for, and (sequence classification) how texts longer than the model's window are read."""
 
     data: str
     dev: str | None = None
@@ -38,9 +40,17 @@ class DataSpec:
     columns: Columns = field(default_factory=Columns)
     task: str = "sequence-classification"
     tokens: TokenOptions = field(default_factory=TokenOptions)
+    long_text: LongText = field(default_factory=LongText)
 
     def __post_init__(self) -> None:
         check_task(self.task, CLASSIFIER_TASKS)
+        if self.is_tokens and not self.long_text.is_truncate:
+            raise DistilkitError(
+                f"long_text: {self.long_text.strategy} is for sequence-classification; token-classification already "
+                "reads long sentences in windows of whole words (--stride)"
+            )
+        if self.columns.text_pair is not None:
+            self.long_text.refuse_pairs(self.data)  # before any model is loaded
 
     @property
     def is_tokens(self) -> bool:
@@ -67,10 +77,11 @@ class DataSpec:
     def encode(
         self, tokenizer, split: ClassificationSplit | TokenSplit, label2id: dict[str, int], max_length: int
     ) -> EncodedSplit:
-        """Token ids and labels of a training split: one example per text, or one per window of a sentence."""
+        """Token ids and labels of a training split: one example per text (or per window of a long text, with
+        `long_text` windows), or one per window of a tagged sentence."""
         if isinstance(split, TokenSplit):
             options = self.tokens
             return encode_token_split(
                 tokenizer, split, label2id, max_length, options.stride, options.label_all_subwords
             )[0]
-        return encode_split(tokenizer, split, label2id, max_length)
+        return encode_split(tokenizer, split, label2id, max_length, self.long_text)

@@ -49,6 +49,7 @@ def write_bundle(
 
     The card is rendered from the same `meta` as bundle.json (and the source model's results.json, when it sits
     next to a local model folder), inside the folder that is swapped in: a bundle never appears without its card.
+    `meta` may set its own ``format_version`` (the exporter writes 1 unless the bundle needs ``long_text`` read).
     """
     meta = {"format_version": FORMAT_VERSION, **meta}
     out = Path(out)

@@ -11,6 +11,10 @@ fp32 graph).
 
 Off a terminal each stage (trace, PyTorch outputs, fuse, validate, fp32 score, every quantization candidate, write)
 is reported as a plain progress line (`core.progress`): exporting a large model with ``--quantize auto`` takes minutes.
+
+``long_text`` (sequence classification) is the strategy the model was trained with for texts longer than
+``max_length``: validation, scoring and calibration read texts that way (a windowed text's outputs are the mean of its
+windows', as the runtime's), and bundle.json records it for the runtime to apply.
 """
 
 from __future__ import annotations
@@ -30,8 +34,9 @@ import yaml
 
 import distilkit
 from distilkit.core.errors import DistilkitError
+from distilkit.core.long_text import LongText, long_text_report
 from distilkit.core.progress import ProgressLog
-from distilkit.core.tasks import check_task
+from distilkit.core.tasks import SEQUENCE_CLASSIFICATION, check_task
 from distilkit.data.sources import existing_data, find_split_file, is_hf
 from distilkit.export import quantize as q
 from distilkit.export.bundle import runtime_tokenizer, write_bundle
@@ -45,7 +50,7 @@ from distilkit.export.validate import (
     session_forward,
 )
 from distilkit.runtime.bundle import session_options
-from distilkit.runtime.encoding import TextEncoder
+from distilkit.runtime.encoding import Documents, TextEncoder
 
 BUILTIN_TEXTS = (
     "A gripping, beautifully acted film.",
@@ -158,8 +163,10 @@ def _token_texts(resolved: Path | str) -> tuple[list[str], None, list[str], tupl
 
 
 def _copies(encoder: TextEncoder, texts: list[str]) -> list[dict[str, np.ndarray]]:
-    """Feed dicts that outlive the encoder's reused buffers (for timing and calibration)."""
-    return [{k: v.copy() for k, v in batch.feeds.items()} for batch in encoder.batches(texts)]
+    """Feed dicts that outlive the encoder's reused buffers (for timing and calibration): the model inputs the runtime
+    will make of `texts`, windows of long texts included."""
+    rows = encoder.documents(texts).rows
+    return [{k: v.copy() for k, v in batch.feeds.items()} for batch in encoder.batches_of(rows)]
 
 
 def _session(path: Path, threads: int | None = None) -> ort.InferenceSession:
@@ -184,9 +191,13 @@ def export_bundle(
     allow_pickle: bool = False,
     threads: int | None = None,
     resolved_config: dict[str, Any] | None = None,
+    long_text: LongText | None = None,
     quiet: bool = False,
 ) -> dict[str, Any]:
     """Export `model` to a bundle at `out` and return its `bundle.json` contents.
+
+    `long_text` is how the bundle reads texts longer than `max_length` (sequence classification only; default
+    truncate), recorded in bundle.json and used by validation.
 
     Refuses (DistilkitError) when the fp32 graph does not reproduce PyTorch within 1e-4 with identical predictions,
     unless `force`. `quantize` is none, dynamic, static or auto; `budget` (points of the score, default 1) bounds what
@@ -195,6 +206,9 @@ def export_bundle(
     """
     check_task(task)
     check_task(quantize, q.MODES, "quantize")
+    long_text = long_text or LongText()
+    if task != SEQUENCE_CLASSIFICATION and not long_text.is_truncate:
+        raise DistilkitError(f"long_text: {long_text.strategy} is for sequence-classification bundles, not {task}")
     if budget < 0:
         raise DistilkitError(f"budget: expected a non-negative number of points, got {budget}")
     texts = export_texts(data, task, text_column, label_column, max_texts, calibration_size)
@@ -204,7 +218,8 @@ def export_bundle(
     gold = _gold_ids(texts, loaded)
     tokenizer = runtime_tokenizer(loaded.tokenizer)
     pad_id = int(loaded.tokenizer.pad_token_id)
-    encoder = TextEncoder(tokenizer, loaded.input_names, max_length, pad_id, BATCH_SIZE)
+    encoder = TextEncoder(tokenizer, loaded.input_names, max_length, pad_id, BATCH_SIZE, long_text)
+    documents = encoder.documents(texts.validation)  # tokenized once for every graph compared on them
     stages = _stage_count(optimize, quantize)
     lines = ProgressLog("export", stages, unit="stage", rate=False, enabled=not quiet)
 
@@ -214,14 +229,14 @@ def export_bundle(
         lines.begin("trace")
         plain = export_onnx(loaded, sample, work / "plain.onnx")
         lines.begin(f"PyTorch outputs on {len(texts.validation)} texts")
-        reference = collect_outputs(torch_forward(loaded), encoder, texts.validation)
+        reference = collect_outputs(torch_forward(loaded), encoder, documents)
         fp32_path, optimization, validation = _fp32_graph(
-            loaded, plain, work, encoder, texts, reference, optimize, lines
+            loaded, plain, work, encoder, documents, reference, optimize, lines
         )
         require_match(validation, str(model), force)
 
         def onnx_outputs(path: Path) -> list[np.ndarray]:
-            return collect_outputs(session_forward(_session(path), loaded.output_name), encoder, texts.validation)
+            return collect_outputs(session_forward(_session(path), loaded.output_name), encoder, documents)
 
         lines.begin("fp32 score")
         fp32_outputs = onnx_outputs(fp32_path)
@@ -238,10 +253,11 @@ def export_bundle(
         if final != fp32_path:
             diff = compare(fp32_outputs, onnx_outputs(final), task)
             versus_fp32 = {"max_abs_diff": diff.max_abs_diff, "agreement": diff.agreement}
-        meta = _meta(loaded, model, max_length, pad_id, optimization, quantization)
+        meta = _meta(loaded, model, max_length, pad_id, optimization, quantization, long_text)
         meta["validation"] = {
             "texts": len(texts.validation),
             "source": texts.source,
+            "long_text": long_text_report(documents.lengths, max_length, encoder.specials, long_text).to_json(),
             "fp32_vs_torch": {**validation.to_json(), "forced": force and not validation.passed},
             "bundle_vs_fp32": versus_fp32,
         }
@@ -280,7 +296,7 @@ def _fp32_graph(
     plain: Path,
     work: Path,
     encoder: TextEncoder,
-    texts: ExportTexts,
+    documents: Documents,
     reference: list[np.ndarray],
     optimize: bool,
     lines: ProgressLog,
@@ -288,7 +304,7 @@ def _fp32_graph(
     """The fp32 graph to ship: the fused one if it reproduces PyTorch, else the plain one (reason recorded)."""
 
     def check(path: Path) -> Validation:
-        outputs = collect_outputs(session_forward(_session(path), loaded.output_name), encoder, texts.validation)
+        outputs = collect_outputs(session_forward(_session(path), loaded.output_name), encoder, documents)
         return compare(reference, outputs, loaded.task)
 
     if not optimize:
@@ -327,7 +343,9 @@ def _quantize(
     configs = q.candidates_for(mode)
     calibration: list[dict[str, np.ndarray]] = []
     if any(c.method == "static" for c in configs):
-        one = TextEncoder(encoder.tokenizer, encoder.input_names, encoder.max_length, encoder.pad_token_id, 1)
+        one = TextEncoder(
+            encoder.tokenizer, encoder.input_names, encoder.max_length, encoder.pad_token_id, 1, encoder.long_text
+        )
         calibration = _copies(one, texts.calibration)
     timing = _copies(encoder, texts.validation[:TIMING_TEXTS])
     results = q.try_candidates(
@@ -361,8 +379,11 @@ def _meta(
     pad_id: int,
     optimization: OptimizeResult,
     quantization: dict[str, Any],
+    long_text: LongText,
 ) -> dict[str, Any]:
-    meta: dict[str, Any] = {"task": loaded.task}
+    # Format 1 unless the runtime must read long_text: an older runtime then refuses the bundle instead of
+    # truncating texts it was validated on in windows.
+    meta: dict[str, Any] = {"format_version": 1 if long_text.is_truncate else 2, "task": loaded.task}
     if loaded.task == "embedding":
         meta["embedding_dim"] = loaded.output_width
         meta.update(loaded.extra)
@@ -373,6 +394,7 @@ def _meta(
         inputs=loaded.input_names,
         output=loaded.output_name,
         pad_token_id=pad_id,
+        long_text=long_text.to_json(max_length),
         source_model=str(model),
         model_type=loaded.model_type,
         export={"exporter": EXPORTER, "opset": OPSET, "attn_implementation": "eager", "torch": _version("torch")},

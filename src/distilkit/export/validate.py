@@ -22,7 +22,7 @@ import numpy as np
 import onnxruntime as ort
 
 from distilkit.core.errors import DistilkitError
-from distilkit.runtime.encoding import TextEncoder
+from distilkit.runtime.encoding import Documents, TextEncoder
 
 FP32_TOLERANCE = 1e-4
 
@@ -59,14 +59,19 @@ def session_forward(session: ort.InferenceSession, output: str) -> Forward:
     return forward
 
 
-def collect_outputs(forward: Forward, encoder: TextEncoder, texts: Sequence[str]) -> list[np.ndarray]:
-    """Outputs per text, in order; per-token outputs are cut to the text's real tokens."""
-    results: list[np.ndarray] = [np.empty(0, dtype=np.float32)] * len(texts)
-    for batch in encoder.batches(texts):
+def collect_outputs(forward: Forward, encoder: TextEncoder, texts: Sequence[str] | Documents) -> list[np.ndarray]:
+    """Outputs per text, in order; per-token outputs are cut to the text's real tokens, the windows of a long text
+    pooled into one (`Documents.pool`, as the `Predictor` does).
+
+    `texts` may be the `Documents` the encoder already made of them: an export compares several graphs on the same
+    texts, and tokenizes them once."""
+    documents = texts if isinstance(texts, Documents) else encoder.documents(texts)
+    rows: list[np.ndarray] = [np.empty(0, dtype=np.float32)] * len(documents.rows)
+    for batch in encoder.batches_of(documents.rows):
         values = np.asarray(forward(batch.feeds), dtype=np.float32)
         for row, (index, length) in enumerate(zip(batch.indices, batch.lengths, strict=True)):
-            results[int(index)] = values[row, :length].copy() if values.ndim == 3 else values[row].copy()
-    return results
+            rows[int(index)] = values[row, :length].copy() if values.ndim == 3 else values[row].copy()
+    return documents.pool(rows)
 
 
 def compare(

@@ -18,7 +18,7 @@ from distilkit.data.spec import DataSpec
 from distilkit.data.tagged import TokenSplit
 from distilkit.distil.objectives import DistilObjective, DistilWeights, teacher_logits_for
 from distilkit.distil.trainer import TrainConfig, train
-from distilkit.evaluate.scoring import score_splits
+from distilkit.evaluate.scoring import long_text_summary, score_splits
 from distilkit.models.student import build_student, shape
 from distilkit.models.teacher import load_classifier
 
@@ -62,6 +62,7 @@ def distil(
     objective = DistilObjective(student, teacher, used_map, weights, cached)
     summary = train(objective, encoded, tokenizer, train_cfg, out, resume=resume, quiet=quiet)
     save_model(student, tokenizer, out / "model")
+    metrics = score_splits(student, tokenizer, data, max_length, data_spec.tokens.stride, data_spec.long_text)
     result = {
         "model": str(out / "model"),
         "recipe": "distil",
@@ -76,8 +77,11 @@ def distil(
         "transfer_examples": len(transfer),
         "augment": augment,
         "train": summary,
-        "metrics": score_splits(student, tokenizer, data, max_length, data_spec.tokens.stride),
+        "metrics": metrics,
     }
+    long_text = long_text_summary(data_spec.long_text, max_length, encoded, metrics)  # train: the transfer set
+    if long_text is not None:
+        result["long_text"] = long_text
     write_model_card(result)  # before results.json: a run whose results.json exists is complete (see main_job)
     write_json(out / "results.json", result)
     return result

@@ -16,7 +16,7 @@ from distilkit.core.model_card import write_model_card
 from distilkit.data.spec import DataSpec
 from distilkit.distil.objectives import FinetuneObjective
 from distilkit.distil.trainer import TrainConfig, train
-from distilkit.evaluate.scoring import score_splits
+from distilkit.evaluate.scoring import long_text_summary, score_splits
 from distilkit.models.teacher import load_classifier
 
 
@@ -37,7 +37,7 @@ def finetune(
     encoded = data_spec.encode(tokenizer, data.train, model.config.label2id, max_length)
     summary = train(FinetuneObjective(model), encoded, tokenizer, train_cfg, out, resume=resume, quiet=quiet)
     save_model(model, tokenizer, out / "model")
-    metrics = score_splits(model, tokenizer, data, max_length, data_spec.tokens.stride)
+    metrics = score_splits(model, tokenizer, data, max_length, data_spec.tokens.stride, data_spec.long_text)
     result = {
         "model": str(out / "model"),
         "recipe": "finetune",
@@ -48,6 +48,9 @@ def finetune(
         "train": summary,
         "metrics": metrics,
     }
+    long_text = long_text_summary(data_spec.long_text, max_length, encoded, metrics)
+    if long_text is not None:
+        result["long_text"] = long_text
     write_model_card(result)  # before results.json: a run whose results.json exists is complete (see main_job)
     write_json(out / "results.json", result)
     return result

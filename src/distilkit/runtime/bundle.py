@@ -14,6 +14,12 @@ wrong label printed next to a confident score.
 - ``inputs``: the model's input names, a subset of input_ids / attention_mask / token_type_ids
 - ``output``: ``logits`` or ``embeddings``
 - ``pad_token_id``: the id padding positions get
+- ``long_text`` (optional; format version 2 when not truncate): ``{"strategy": "truncate" | "head-tail" | "windows",
+  "stride": tokens consecutive windows share, or null}``, how a text longer than ``max_length`` is read (see
+  `distilkit.core.long_text`); sequence classification only. A bundle without it truncates, as before the field.
+
+The exporter writes format version 1 unless the bundle needs ``long_text`` read: an older runtime refuses a version-2
+bundle ("newer than this distilkit reads") instead of silently truncating texts the bundle was validated windowed.
 """
 
 from __future__ import annotations
@@ -28,9 +34,10 @@ import onnxruntime as ort
 from tokenizers import Tokenizer
 
 from distilkit.core.errors import DistilkitError, at
-from distilkit.core.tasks import MODEL_INPUTS, TASKS
+from distilkit.core.long_text import STRATEGIES, TRUNCATE, WINDOWS, LongText
+from distilkit.core.tasks import MODEL_INPUTS, SEQUENCE_CLASSIFICATION, TASKS
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 BUNDLE_FILE = "bundle.json"
@@ -52,6 +59,7 @@ class Bundle:
     output_width: int
     session: ort.InferenceSession = field(repr=False)
     tokenizer: Tokenizer = field(repr=False)
+    long_text: LongText = field(default_factory=LongText)
 
 
 def session_options(threads: int | None = None, spin: bool = True) -> ort.SessionOptions:
@@ -135,6 +143,28 @@ def _check_meta(meta_file: Path, meta: dict) -> None:
         _int_field(meta_file, meta, "embedding_dim", 1)
     else:
         label_names(meta_file, meta.get("labels"))
+    long_text_of(meta_file, meta)
+
+
+def long_text_of(meta_file: Path, meta: dict) -> LongText:
+    """The ``long_text`` field as a `LongText`; a bundle without the field truncates (bundles from before it)."""
+    value = meta.get("long_text")
+    if value is None:
+        return LongText()
+    if not isinstance(value, dict) or set(value) - {"strategy", "stride"}:
+        raise _field_error(meta_file, "long_text", f'expected {{"strategy": ..., "stride": ...}}, got {value!r}')
+    strategy, stride = value.get("strategy"), value.get("stride")
+    if strategy not in STRATEGIES:
+        raise _field_error(
+            meta_file, "long_text", f"strategy: expected one of {', '.join(STRATEGIES)}, got {strategy!r}"
+        )
+    if stride is not None and (isinstance(stride, bool) or not isinstance(stride, int) or stride < 0):
+        raise _field_error(meta_file, "long_text", f"stride: expected an integer >= 0 or null, got {stride!r}")
+    if strategy == WINDOWS and stride is None:
+        raise _field_error(meta_file, "long_text", "windows needs a stride")
+    if strategy != TRUNCATE and meta["task"] != SEQUENCE_CLASSIFICATION:
+        raise _field_error(meta_file, "long_text", f"{strategy} is for sequence-classification, not {meta['task']}")
+    return LongText(strategy, stride)
 
 
 def label_names(meta_file: Path, labels: Any) -> list[str]:
@@ -204,6 +234,7 @@ def load_bundle(path: str | Path, threads: int | None = None, spin: bool = True)
         output_width=width,
         session=session,
         tokenizer=tokenizer,
+        long_text=long_text_of(meta_file, meta),
     )
 
 

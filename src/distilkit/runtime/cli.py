@@ -5,7 +5,9 @@ entry point needs only what the runtime needs (numpy, onnxruntime, tokenizers), 
 installed next to distilkit (`pip install --no-deps`). Both read texts the same way: the arguments, else the file,
 else standard input, one text per line, blank lines skipped; both write one JSON object per text. ``--task ner``
 writes a text's entities (type, character offsets, surface string, score) and ``--task pos`` one tag per word,
-instead of the raw per-sub-word output of a token-classification bundle.
+instead of the raw per-sub-word output of a token-classification bundle. When some texts were longer than the bundle's
+``max_length``, both say so on standard error (`long_text_line`), so a user whose documents were cut to their first
+hundred words learns it from the run, not from the scores.
 """
 
 from __future__ import annotations
@@ -75,26 +77,43 @@ def _surrogate(text: str) -> int | None:
 PIPELINES = ("raw", "ner", "pos")
 
 
-def _results(predictor: Predictor, texts: Sequence[str], task: str) -> list[dict]:
+def _results(predictor: Predictor, texts: Sequence[str], task: str, lengths: list[int] | None) -> list[dict]:
     if task == "ner":
         return [{"entities": found} for found in predictor.entities(texts)]
     if task == "pos":
         return [{"words": words} for words in predictor.tag_words(texts)]
-    return predictor.predict(texts)
+    results, counts = predictor.predict_with_lengths(texts)
+    if lengths is not None:
+        lengths += counts
+    return results
 
 
-def json_lines(predictor: Predictor, texts: Sequence[str], chunk: int = 1024, task: str = "raw") -> Iterator[str]:
+def json_lines(
+    predictor: Predictor,
+    texts: Sequence[str],
+    chunk: int = 1024,
+    task: str = "raw",
+    lengths: list[int] | None = None,
+) -> Iterator[str]:
     """One compact JSON object per text, the text first so the output reads on its own.
 
     Texts are predicted `chunk` at a time so a long input streams out instead of waiting for the last line.
-    `task` is ``raw`` (the bundle's own output), ``ner`` (entities) or ``pos`` (a tag per word).
+    `task` is ``raw`` (the bundle's own output), ``ner`` (entities) or ``pos`` (a tag per word). With `lengths`
+    given, the token count of each text the raw task read is appended to it (ner and pos window whole words and cut
+    nothing), for `long_text_line`.
     """
     if task not in PIPELINES:
         raise DistilkitError(f"task: expected one of {', '.join(PIPELINES)}, got {task!r}")
     for start in range(0, len(texts), chunk):
         part = texts[start : start + chunk]
-        for text, result in zip(part, _results(predictor, part, task), strict=True):
+        for text, result in zip(part, _results(predictor, part, task, lengths), strict=True):
             yield json.dumps({"text": text, **result}, ensure_ascii=False)
+
+
+def long_text_line(predictor: Predictor, lengths: Sequence[int]) -> str | None:
+    """The long-text summary of a run (`Predictor.report`), or None when every text fit in ``max_length``."""
+    report = predictor.report(lengths)
+    return report.line("texts") if report.long else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -110,8 +129,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         texts = read_texts(args.texts, args.file, sys.stdin)
         predictor = Predictor(args.bundle, batch_size=args.batch_size, threads=args.threads)
-        for line in json_lines(predictor, texts, task=args.task):
+        lengths: list[int] = []
+        for line in json_lines(predictor, texts, task=args.task, lengths=lengths):
             print(line)
+        summary = long_text_line(predictor, lengths)
+        if summary:
+            print(summary, file=sys.stderr)
     except DistilkitError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -26,7 +26,7 @@ from tokenizers import Encoding, Tokenizer
 
 from distilkit.core.errors import DistilkitError
 from distilkit.core.words import is_entity_tagset, merge_windows, spans_from_bio, word_windows, words_with_offsets
-from distilkit.runtime.encoding import TextEncoder
+from distilkit.runtime.encoding import TextEncoder, untruncated
 from distilkit.runtime.probabilities import softmax
 
 
@@ -142,14 +142,6 @@ class WordTagger:
         merged = dict(zip(non_empty, merge_windows(windows, scores), strict=True)) if windows else {}
         empty = np.zeros((0, len(self.labels)))
         return [softmax(merged[s]) if s in merged else empty for s in range(len(sentences))]
-
-
-def untruncated(tokenizer: Tokenizer) -> Tokenizer:
-    """A copy of `tokenizer` that neither truncates nor pads (the encoder's own truncates to the window)."""
-    copy = Tokenizer.from_str(tokenizer.to_str())
-    copy.no_truncation()
-    copy.no_padding()
-    return copy
 
 
 def _piece_counts(encoding: Encoding, num_words: int) -> list[int]:

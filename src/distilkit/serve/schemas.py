@@ -33,7 +33,10 @@ class LabelResult(BaseModel):
     label: str
     score: float
     scores: dict[str, float]
-    truncated: bool = Field(description="True when the text was longer than max_tokens and its end was cut.")
+    truncated: bool = Field(
+        description="True when the text was longer than max_tokens and some of it was not read: its end, or its "
+        "middle for a bundle exported with --long-text head-tail; never for --long-text windows, which reads it all."
+    )
 
 
 class ClassifyResponse(Served):
