@@ -39,18 +39,21 @@ def finetune(
     **options: Any,
 ) -> None:
     """Fine-tune a model (typically the teacher) as a text classifier."""
+    spec = data_spec(ctx.params)
+    loaded = spec.load()  # before torch is imported: a bad file is reported in a fraction of a second
     from distilkit.recipes.finetune import finetune as run_finetune
 
     quiet_transformers()
     claim_out(ctx.params)
     result = run_finetune(
         model,
-        data_spec(ctx.params),
+        spec,
         out,
         train_config(ctx.params),
         max_length=options["max_length"],
         resume=options["resume"],
         allow_pickle=options["allow_pickle"],
+        data=loaded,
     )
     print_scores(result)
 
@@ -93,19 +96,25 @@ def distil(
 ) -> None:
     """Distil a teacher into a shallower student: a classifier (soft targets, gold labels, hidden states) or a
     sentence encoder (--task embedding)."""
+    from distilkit.core.errors import DistilkitError
     from distilkit.core.tasks import EMBEDDING, check_task
+
+    check_task(hidden_loss, ("cosine", "mse"), "hidden_loss")
+    check_task(task)
+    if task != EMBEDDING and not any((alpha_kd, alpha_ce, alpha_hid)):
+        raise DistilkitError("all loss weights are 0: nothing to train")
+    spec = data_spec(ctx.params) if task != EMBEDDING else None
+    loaded = spec.load() if spec is not None else None  # before torch is imported: a bad file fails at once
     from distilkit.distil.objectives import DistilWeights
     from distilkit.models.student import parse_layer_list
     from distilkit.recipes.distil import distil as run_distil
 
     quiet_transformers()
-    check_task(hidden_loss, ("cosine", "mse"), "hidden_loss")
-    check_task(task)
     layers = parse_layer_list(layer_map)
     claim_out(ctx.params)
     student = {"student_layers": student_layers, "layer_map": layers, "init": init}
     run = {key: options[key] for key in ("max_length", "resume", "allow_pickle")}
-    if task == EMBEDDING:
+    if spec is None:
         _distil_embeddings(teacher, data, out, ctx.params, embedding_loss, **student, **run)
         return
     weights = DistilWeights(
@@ -113,12 +122,13 @@ def distil(
     )
     result = run_distil(
         teacher,
-        data_spec(ctx.params),
+        spec,
         out,
         train_config(ctx.params),
         weights,
         cache_teacher=cache_teacher,
         augment=augment,
+        data=loaded,
         **student,
         **run,
     )

@@ -8,12 +8,15 @@ for training. Sequence and token classification differ only here and in scoring 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from distilkit.core.tasks import CLASSIFIER_TASKS, TOKEN_CLASSIFICATION, check_task
-from distilkit.data.batching import EncodedSplit, encode_split, encode_token_split
 from distilkit.data.classification import ClassificationData, ClassificationSplit, Columns, load_classification
 from distilkit.data.sources import resolve_data
 from distilkit.data.tagged import TokenData, TokenSplit, load_token_data
+
+if TYPE_CHECKING:  # batching imports torch: a data error is reported before torch is loaded
+    from distilkit.data.batching import EncodedSplit
 
 
 @dataclass
@@ -68,6 +71,8 @@ class DataSpec:
         self, tokenizer, split: ClassificationSplit | TokenSplit, label2id: dict[str, int], max_length: int
     ) -> EncodedSplit:
         """Token ids and labels of a training split: one example per text, or one per window of a sentence."""
+        from distilkit.data.batching import encode_split, encode_token_split
+
         if isinstance(split, TokenSplit):
             options = self.tokens
             return encode_token_split(
