@@ -58,6 +58,9 @@ def export(
     config: Config = None,
 ) -> None:
     """Export a model to an ONNX bundle, checked against PyTorch, optionally INT8-quantized."""
+    from distilkit.core.atomic import check_writable
+
+    check_writable(out)  # before the model is loaded and exported: minutes of work that could not be saved
     from distilkit.export import export_bundle
 
     quiet_transformers()

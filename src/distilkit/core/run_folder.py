@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from distilkit.core.atomic import write_config
+from distilkit.core.atomic import check_writable, write_config
 from distilkit.core.errors import DistilkitError
 
 RUN_OUTPUTS = ("config.yaml", "results.json", "model", "checkpoints", "train_log.jsonl", "train_log.csv", "tensorboard")
@@ -33,6 +33,7 @@ def claim_run_folder(out: Path, params: dict[str, Any], resume: bool = False, ov
     - otherwise an earlier run's outputs there are an error: nothing of it is touched.
     """
     out = Path(out)
+    check_writable(out)
     found = [name for name in RUN_OUTPUTS if name != "config.yaml" and (out / name).exists()]
     if found and overwrite:
         for name in (n for n in RUN_OUTPUTS if (out / n).exists()):
