@@ -23,6 +23,7 @@ from distilkit.cli.options import (
     train_config,
 )
 from distilkit.cli.output import print_scores
+from distilkit.models.teacher import resolve_model_path  # no torch: it only looks at the folder
 
 
 @app.command()
@@ -41,6 +42,7 @@ def finetune(
     """Fine-tune a model (typically the teacher) as a text classifier."""
     spec = data_spec(ctx.params)
     loaded = spec.load()  # before torch is imported: a bad file is reported in a fraction of a second
+    resolve_model_path(model, options["allow_pickle"])  # a missing or unsafe folder too, before --out is claimed
     from distilkit.recipes.finetune import finetune as run_finetune
 
     quiet_transformers()
@@ -105,6 +107,7 @@ def distil(
         raise DistilkitError("all loss weights are 0: nothing to train")
     spec = data_spec(ctx.params) if task != EMBEDDING else None
     loaded = spec.load() if spec is not None else None  # before torch is imported: a bad file fails at once
+    resolve_model_path(teacher, options["allow_pickle"])  # a missing or unsafe folder too, before --out is claimed
     from distilkit.distil.objectives import DistilWeights
     from distilkit.models.student import parse_layer_list
     from distilkit.recipes.distil import distil as run_distil
