@@ -26,7 +26,7 @@ def main() -> None:
     """Entry point: user errors (ours, and click's bad or missing options) become one line on stderr and exit 2."""
     warnings.formatwarning = lambda message, *_args, **_kwargs: f"warning: {message}\n"
     try:
-        code = app(standalone_mode=False)
+        code = app(standalone_mode=False, prog_name="distilkit")
     except DistilkitError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

@@ -23,6 +23,7 @@ from distilkit.cli.options import (
     train_config,
 )
 from distilkit.cli.output import print_scores
+from distilkit.core.run_folder import released_on_error
 from distilkit.models.teacher import resolve_model_path  # no torch: it only looks at the folder
 
 
@@ -46,17 +47,18 @@ def finetune(
     from distilkit.recipes.finetune import finetune as run_finetune
 
     quiet_transformers()
-    claim_out(ctx.params)
-    result = run_finetune(
-        model,
-        spec,
-        out,
-        train_config(ctx.params),
-        max_length=options["max_length"],
-        resume=options["resume"],
-        allow_pickle=options["allow_pickle"],
-        data=loaded,
-    )
+    with released_on_error(out):
+        claim_out(ctx.params)
+        result = run_finetune(
+            model,
+            spec,
+            out,
+            train_config(ctx.params),
+            max_length=options["max_length"],
+            resume=options["resume"],
+            allow_pickle=options["allow_pickle"],
+            data=loaded,
+        )
     print_scores(result)
 
 
@@ -114,27 +116,28 @@ def distil(
 
     quiet_transformers()
     layers = parse_layer_list(layer_map)
-    claim_out(ctx.params)
     student = {"student_layers": student_layers, "layer_map": layers, "init": init}
     run = {key: options[key] for key in ("max_length", "resume", "allow_pickle")}
-    if spec is None:
-        _distil_embeddings(teacher, data, out, ctx.params, embedding_loss, **student, **run)
-        return
-    weights = DistilWeights(
-        alpha_kd=alpha_kd, alpha_ce=alpha_ce, alpha_hid=alpha_hid, temperature=temperature, hidden_loss=hidden_loss
-    )
-    result = run_distil(
-        teacher,
-        spec,
-        out,
-        train_config(ctx.params),
-        weights,
-        cache_teacher=cache_teacher,
-        augment=augment,
-        data=loaded,
-        **student,
-        **run,
-    )
+    with released_on_error(out):
+        claim_out(ctx.params)
+        if spec is None:
+            _distil_embeddings(teacher, data, out, ctx.params, embedding_loss, **student, **run)
+            return
+        weights = DistilWeights(
+            alpha_kd=alpha_kd, alpha_ce=alpha_ce, alpha_hid=alpha_hid, temperature=temperature, hidden_loss=hidden_loss
+        )
+        result = run_distil(
+            teacher,
+            spec,
+            out,
+            train_config(ctx.params),
+            weights,
+            cache_teacher=cache_teacher,
+            augment=augment,
+            data=loaded,
+            **student,
+            **run,
+        )
     print_scores(result)
 
 

@@ -134,6 +134,7 @@ def read_hf_split(name: str, split: str, columns: Columns | None = None) -> Clas
     import datasets
 
     columns = columns or Columns()
+    datasets.disable_progress_bars()  # its bars would interleave with ours, and with a one-line error
     try:
         ds = datasets.load_dataset(name, split=split)
     except Exception as e:  # datasets raises many types; the user needs one line, not the chain
