@@ -27,6 +27,16 @@ from distilkit.core.run_folder import released_on_error
 from distilkit.models.teacher import resolve_model_path  # no torch: it only looks at the folder
 
 
+def require_training_packages() -> None:
+    """The [train] extra's absence, said first (as `Group` words it): the data is read before torch is imported, and
+    reading a known dataset may fetch it, which a machine that cannot train should not do."""
+    import importlib.util
+
+    for module in ("torch", "transformers"):
+        if importlib.util.find_spec(module) is None:
+            raise ModuleNotFoundError(f"No module named {module!r}", name=module)
+
+
 @app.command()
 @shared_options(*DATA_FILES, *TAG_FILES, *TRAINING, epochs=3, lr=5e-5)
 def finetune(
@@ -41,6 +51,7 @@ def finetune(
     **options: Any,
 ) -> None:
     """Fine-tune a model (typically the teacher) as a text classifier."""
+    require_training_packages()
     spec = data_spec(ctx.params)
     loaded = spec.load()  # before torch is imported: a bad file is reported in a fraction of a second
     resolve_model_path(model, options["allow_pickle"])  # a missing or unsafe folder too, before --out is claimed
@@ -103,6 +114,7 @@ def distil(
     from distilkit.core.errors import DistilkitError
     from distilkit.core.tasks import EMBEDDING, check_task
 
+    require_training_packages()
     check_task(hidden_loss, ("cosine", "mse"), "hidden_loss")
     check_task(task)
     if task != EMBEDDING and not any((alpha_kd, alpha_ce, alpha_hid)):
