@@ -50,7 +50,10 @@ def evaluate(
     classifier, token accuracy and (entity tags) entity precision/recall/F1 per type and micro/macro."""
     from rich.table import Table
 
-    from distilkit.core.atomic import write_json
+    from distilkit.core.atomic import check_writable, write_json
+
+    if out is not None:
+        check_writable(out, folder=False)  # before scoring: the metrics must have somewhere to go
     from distilkit.recipes.evaluate import evaluate as run_evaluate
 
     quiet_transformers()
@@ -111,7 +114,9 @@ def bench(
     A model folder holding bundle.json (from `distilkit export`) is benched on ONNX Runtime, without torch."""
     from distilkit.bench import ModelSpec, parse_model_args, run_bench
     from distilkit.bench.report import render_table
+    from distilkit.core.atomic import check_writable
 
+    check_writable(out)
     specs = parse_model_args(models or [])
     specs += [ModelSpec(name=c.strip(), config=c.strip()) for c in (configs or "").split(",") if c.strip()]
     if not specs:

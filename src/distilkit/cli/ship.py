@@ -64,6 +64,9 @@ def export(
 ) -> None:
     """Export a model to an ONNX bundle, checked against PyTorch, optionally INT8-quantized; --long-text (the one
     the model was trained with) is recorded in bundle.json and applied by the runtime."""
+    from distilkit.core.atomic import check_writable
+
+    check_writable(out)  # before the model is loaded and exported: minutes of work that could not be saved
     from distilkit.export import export_bundle
 
     quiet_transformers()

@@ -24,6 +24,18 @@ from distilkit.cli.options import (
     train_config,
 )
 from distilkit.cli.output import print_scores
+from distilkit.core.run_folder import released_on_error
+from distilkit.models.teacher import resolve_model_path  # no torch: it only looks at the folder
+
+
+def require_training_packages() -> None:
+    """The [train] extra's absence, said first (as `Group` words it): the data is read before torch is imported, and
+    reading a known dataset may fetch it, which a machine that cannot train should not do."""
+    import importlib.util
+
+    for module in ("torch", "transformers"):
+        if importlib.util.find_spec(module) is None:
+            raise ModuleNotFoundError(f"No module named {module!r}", name=module)
 
 
 @app.command()
@@ -40,19 +52,25 @@ def finetune(
     **options: Any,
 ) -> None:
     """Fine-tune a model (typically the teacher) as a text classifier."""
+    require_training_packages()
+    spec = data_spec(ctx.params)
+    loaded = spec.load()  # before torch is imported: a bad file is reported in a fraction of a second
+    resolve_model_path(model, options["allow_pickle"])  # a missing or unsafe folder too, before --out is claimed
     from distilkit.recipes.finetune import finetune as run_finetune
 
     quiet_transformers()
-    claim_out(ctx.params)
-    result = run_finetune(
-        model,
-        data_spec(ctx.params),
-        out,
-        train_config(ctx.params),
-        max_length=options["max_length"],
-        resume=options["resume"],
-        allow_pickle=options["allow_pickle"],
-    )
+    with released_on_error(out):
+        claim_out(ctx.params)
+        result = run_finetune(
+            model,
+            spec,
+            out,
+            train_config(ctx.params),
+            max_length=options["max_length"],
+            resume=options["resume"],
+            allow_pickle=options["allow_pickle"],
+            data=loaded,
+        )
     print_scores(result)
 
 
@@ -96,36 +114,45 @@ def distil(
     sentence encoder (--task embedding)."""
     from distilkit.core.errors import DistilkitError
     from distilkit.core.tasks import EMBEDDING, check_task
+
+    require_training_packages()
+    check_task(hidden_loss, ("cosine", "mse"), "hidden_loss")
+    check_task(task)
+    if task != EMBEDDING and not any((alpha_kd, alpha_ce, alpha_hid)):
+        raise DistilkitError("all loss weights are 0: nothing to train")
+    if task == EMBEDDING and options["long_text"] != "truncate":
+        raise DistilkitError("long_text: --long-text is for sequence-classification; embedding truncates")
+    spec = data_spec(ctx.params) if task != EMBEDDING else None
+    loaded = spec.load() if spec is not None else None  # before torch is imported: a bad file fails at once
+    resolve_model_path(teacher, options["allow_pickle"])  # a missing or unsafe folder too, before --out is claimed
     from distilkit.distil.objectives import DistilWeights
     from distilkit.models.student import parse_layer_list
     from distilkit.recipes.distil import distil as run_distil
 
     quiet_transformers()
-    check_task(hidden_loss, ("cosine", "mse"), "hidden_loss")
-    check_task(task)
     layers = parse_layer_list(layer_map)
-    if task == EMBEDDING and options["long_text"] != "truncate":
-        raise DistilkitError("long_text: --long-text is for sequence-classification; embedding truncates")
-    claim_out(ctx.params)
     student = {"student_layers": student_layers, "layer_map": layers, "init": init}
     run = {key: options[key] for key in ("max_length", "resume", "allow_pickle")}
-    if task == EMBEDDING:
-        _distil_embeddings(teacher, data, out, ctx.params, embedding_loss, **student, **run)
-        return
-    weights = DistilWeights(
-        alpha_kd=alpha_kd, alpha_ce=alpha_ce, alpha_hid=alpha_hid, temperature=temperature, hidden_loss=hidden_loss
-    )
-    result = run_distil(
-        teacher,
-        data_spec(ctx.params),
-        out,
-        train_config(ctx.params),
-        weights,
-        cache_teacher=cache_teacher,
-        augment=augment,
-        **student,
-        **run,
-    )
+    with released_on_error(out):
+        claim_out(ctx.params)
+        if spec is None:
+            _distil_embeddings(teacher, data, out, ctx.params, embedding_loss, **student, **run)
+            return
+        weights = DistilWeights(
+            alpha_kd=alpha_kd, alpha_ce=alpha_ce, alpha_hid=alpha_hid, temperature=temperature, hidden_loss=hidden_loss
+        )
+        result = run_distil(
+            teacher,
+            spec,
+            out,
+            train_config(ctx.params),
+            weights,
+            cache_teacher=cache_teacher,
+            augment=augment,
+            data=loaded,
+            **student,
+            **run,
+        )
     print_scores(result)
 
 

@@ -19,6 +19,29 @@ from typing import Any
 import yaml
 
 
+def check_writable(path: Path, folder: bool = True) -> None:
+    """Refuse, before any work is done, an output that cannot be written: below a regular file, in /proc, on a
+    read-only disk, without permission. `folder`: `path` is a folder to fill (else a file, written beside itself).
+
+    The probe is a temporary folder made and removed in the nearest existing folder, so nothing is left behind."""
+    from distilkit.core.errors import DistilkitError
+
+    path = Path(path)
+    if path.exists() and folder != path.is_dir():
+        kind = "a file, not a folder" if folder else "a folder, not a file"
+        raise DistilkitError(f"{path}: cannot write here (it is {kind})")
+    probe = path if folder and path.is_dir() else path.parent
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise DistilkitError(f"{path}: cannot write here ({probe} is a file, not a folder)")
+    try:
+        made = tempfile.mkdtemp(prefix=".distilkit-probe-", dir=probe)
+    except OSError as e:
+        raise DistilkitError(f"{path}: cannot write here ({e.strerror or e})") from None
+    os.rmdir(made)
+
+
 def write_bytes(path: Path, data: bytes) -> Path:
     """Write `data` to `path` through a temporary sibling, flushed to disk, then renamed over `path`."""
     path = Path(path)

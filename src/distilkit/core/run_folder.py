@@ -8,12 +8,14 @@ log, and stale checkpoints of an earlier, longer run made `--resume` start from 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from distilkit.core.atomic import write_config
+from distilkit.core.atomic import check_writable, write_config
 from distilkit.core.errors import DistilkitError
 
 RUN_OUTPUTS = ("config.yaml", "results.json", "model", "checkpoints", "train_log.jsonl", "train_log.csv", "tensorboard")
@@ -33,6 +35,7 @@ def claim_run_folder(out: Path, params: dict[str, Any], resume: bool = False, ov
     - otherwise an earlier run's outputs there are an error: nothing of it is touched.
     """
     out = Path(out)
+    check_writable(out)
     found = [name for name in RUN_OUTPUTS if name != "config.yaml" and (out / name).exists()]
     if found and overwrite:
         for name in (n for n in RUN_OUTPUTS if (out / n).exists()):
@@ -47,6 +50,25 @@ def claim_run_folder(out: Path, params: dict[str, Any], resume: bool = False, ov
             f"{out}: holds an earlier run ({', '.join(found)}); --resume continues it, --overwrite replaces it"
         )
     write_config(out, params)
+
+
+@contextmanager
+def released_on_error(out: Path) -> Iterator[None]:
+    """Around claiming `out` and the run: if it fails before writing anything of its own (a teacher that cannot
+    teach, a model that does not load), the `config.yaml` the claim wrote goes again, and the folder if the claim
+    made it, so a refused command leaves the disk as it found it. A run that wrote checkpoints keeps everything."""
+    out = Path(out)
+    existed, had_config = out.exists(), (out / "config.yaml").exists()
+    try:
+        yield
+    except Exception:
+        ours = out.is_dir() and not had_config
+        if ours and not any((out / name).exists() for name in RUN_OUTPUTS if name != "config.yaml"):
+            with suppress(OSError):
+                (out / "config.yaml").unlink(missing_ok=True)
+                if not existed:
+                    out.rmdir()
+        raise
 
 
 def _require_same_settings(saved_file: Path, params: dict[str, Any]) -> None:

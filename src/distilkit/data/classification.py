@@ -80,6 +80,23 @@ def _first_undecodable_line(path: Path) -> int:
     return 1
 
 
+MISSING_MARKERS = {"nan", "none", "null", "na", "n/a"}
+"""What a spreadsheet, pandas or JSON writes for a missing value; never a label (``NaN`` would become a class)."""
+
+
+def label_problem(label: object, column: str) -> str | None:
+    """Why `label` is not a usable class label (empty, a missing-value marker, not a string or integer), or None."""
+    if label is None or (isinstance(label, str) and not label.strip()):
+        return f"empty label in column {column!r}"
+    if isinstance(label, float) and label != label:  # NaN from JSON (json.loads accepts NaN)
+        return f"missing label (NaN) in column {column!r}"
+    if isinstance(label, bool) or not isinstance(label, (str, int, float)):
+        return f"label in column {column!r} must be a string or a number, got {label!r}"
+    if str(label).strip().lower() in MISSING_MARKERS:
+        return f"missing label ({str(label).strip()}) in column {column!r}"
+    return None
+
+
 def read_split(path: str | Path, columns: Columns | None = None) -> ClassificationSplit:
     """Read one split from a file, refusing missing columns, empty texts and empty labels by file and line."""
     path = Path(path)
@@ -97,8 +114,9 @@ def read_split(path: str | Path, columns: Columns | None = None) -> Classificati
         label = record[columns.label]
         if not isinstance(text, str) or not text.strip():
             raise at(path, number, f"empty text in column {columns.text!r}")
-        if label is None or str(label).strip() == "":
-            raise at(path, number, f"empty label in column {columns.label!r}")
+        problem = label_problem(label, columns.label)
+        if problem:
+            raise at(path, number, problem)
         texts.append(text)
         labels.append(str(label).strip())
         if columns.text_pair is not None:
@@ -116,6 +134,7 @@ def read_hf_split(name: str, split: str, columns: Columns | None = None) -> Clas
     import datasets
 
     columns = columns or Columns()
+    datasets.disable_progress_bars()  # its bars would interleave with ours, and with a one-line error
     try:
         ds = datasets.load_dataset(name, split=split)
     except Exception as e:  # datasets raises many types; the user needs one line, not the chain
@@ -126,7 +145,14 @@ def read_hf_split(name: str, split: str, columns: Columns | None = None) -> Clas
             raise DistilkitError(f"{name}[{split}]: missing column {col!r} (found: {', '.join(ds.column_names)})")
     feature = ds.features[columns.label]
     names = getattr(feature, "names", None)
-    labels = [names[v] if names else str(v) for v in ds[columns.label]]
+    labels = []
+    for i, value in enumerate(ds[columns.label]):
+        if names and isinstance(value, int) and not 0 <= value < len(names):  # ClassLabel -1: no label
+            raise DistilkitError(f"{name}[{split}] row {i}: no label (class {value}) in column {columns.label!r}")
+        problem = label_problem(value, columns.label)
+        if problem:
+            raise DistilkitError(f"{name}[{split}] row {i}: {problem}")
+        labels.append(names[value] if names else str(value).strip())
     texts = list(ds[columns.text])
     for i, text in enumerate(texts):
         if not isinstance(text, str) or not text.strip():
@@ -149,6 +175,10 @@ def load_classification(
     sources = split_sources(train, dev, test, tuple(FILE_FORMATS))
     train_split, dev_split, test_split = (_read(source, columns) for source in sources)
     label_names = sorted(set(train_split.labels))
+    if len(label_names) < 2:
+        raise DistilkitError(
+            f"{train_split.source}: only one label ({label_names[0]!r}): a classifier needs at least two"
+        )
     known = set(label_names)
     for split in (dev_split, test_split):
         if split is None:

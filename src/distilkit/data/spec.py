@@ -8,14 +8,17 @@ for training. Sequence and token classification differ only here and in scoring 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from distilkit.core.errors import DistilkitError
 from distilkit.core.long_text import LongText
 from distilkit.core.tasks import CLASSIFIER_TASKS, TOKEN_CLASSIFICATION, check_task
-from distilkit.data.batching import EncodedSplit, encode_split, encode_token_split
 from distilkit.data.classification import ClassificationData, ClassificationSplit, Columns, load_classification
 from distilkit.data.sources import resolve_data
 from distilkit.data.tagged import TokenData, TokenSplit, load_token_data
+
+if TYPE_CHECKING:  # batching imports torch: a data error is reported before torch is loaded
+    from distilkit.data.batching import EncodedSplit
 
 
 @dataclass
@@ -79,6 +82,8 @@ class DataSpec:
     ) -> EncodedSplit:
         """Token ids and labels of a training split: one example per text (or per window of a long text, with
         `long_text` windows), or one per window of a tagged sentence."""
+        from distilkit.data.batching import encode_split, encode_token_split
+
         if isinstance(split, TokenSplit):
             options = self.tokens
             return encode_token_split(

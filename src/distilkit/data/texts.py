@@ -10,7 +10,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from distilkit.core.errors import DistilkitError
+from distilkit.core.errors import DistilkitError, at
 from distilkit.data.classification import FILE_FORMATS, read_split
 from distilkit.data.sources import find_split_file, resolve_data
 
@@ -24,6 +24,20 @@ class EmbeddingTexts:
     train: list[str]
     dev: list[str]
     source: str
+
+
+def text_lines(path: Path) -> list[str]:
+    """The lines of a UTF-8 text file; a line that is not UTF-8 is ``FILE:N: not valid UTF-8``."""
+    lines = []
+    with Path(path).open("rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                lines.append(raw.decode("utf-8").rstrip("\r\n"))
+            except UnicodeDecodeError:
+                raise at(path, number, "not valid UTF-8") from None
+    if lines and lines[0].startswith("\ufeff"):  # a byte-order mark is not part of the first text
+        lines[0] = lines[0][1:]
+    return lines
 
 
 def read_texts(spec: str, seed: int = 0) -> EmbeddingTexts:
@@ -42,7 +56,7 @@ def read_texts(spec: str, seed: int = 0) -> EmbeddingTexts:
             return EmbeddingTexts(train_texts, read_split(dev_file).texts, str(path))
         texts = train_texts
     elif path.suffix == ".txt" and path.is_file():
-        texts = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        texts = [line.strip() for line in text_lines(path) if line.strip()]
     elif path.is_file():
         texts = read_split(path).texts
     else:

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from distilkit.core.errors import DistilkitError
 from distilkit.core.progress import ProgressLog
 from distilkit.core.tasks import IGNORE_INDEX
 from distilkit.data.batching import EncodedSplit, make_loader, model_inputs
@@ -75,6 +76,8 @@ class DistilObjective(Objective):
         teacher_logits: CachedLogits | None = None,
     ):
         super().__init__()
+        if not any((weights.alpha_kd, weights.alpha_ce, weights.alpha_hid)):
+            raise DistilkitError("all loss weights are 0: nothing to train")
         self.model = student
         self.weights = weights
         # Kept out of the module tree: the teacher is frozen, never checkpointed, never wrapped by DDP.

@@ -136,7 +136,9 @@ def _classification_texts(
         train = read_split(train_file, columns) if train_file is not None else dev
         return dev.texts, dev.labels, train.texts, (str(dev_file), str(train_file or dev_file))
     if resolved.suffix.lower() == ".txt":  # plain texts, one per line: enough to validate and calibrate, no labels
-        lines = [line for line in resolved.read_text(encoding="utf-8").splitlines() if line.strip()]
+        from distilkit.data.texts import text_lines
+
+        lines = [line for line in text_lines(resolved) if line.strip()]
         if not lines:
             raise DistilkitError(f"{resolved}: no texts (the file is empty)")
         return lines, None, lines, (str(resolved), str(resolved))

@@ -89,10 +89,29 @@ def resolve_model_path(name_or_path: str | Path, allow_pickle: bool = False) -> 
             )
         if not has_safe and not has_pickle:
             raise DistilkitError(f"{path}: no model weights (expected model.safetensors)")
+        _refuse_remote_code(path)
         return str(path)
     if text.startswith((".", "/", "~")) or text.count("/") > 1:
         raise DistilkitError(f"{text}: no such model folder")
     return text  # a hub id: from_pretrained fetches it when the hub is reachable
+
+
+NO_REMOTE_CODE = "distilkit never runs a model's own code (trust_remote_code is off)"
+
+
+def _refuse_remote_code(path: Path) -> None:
+    """A folder whose config.json maps its classes to code shipped with the model (`auto_map`) is refused: loading it
+    would run that code, or silently load different, built-in classes in its place."""
+    import json
+
+    try:
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise DistilkitError(f"{path / 'config.json'}: not a valid JSON config ({str(e).splitlines()[0]})") from None
+    if not isinstance(config, dict):
+        raise DistilkitError(f"{path / 'config.json'}: not a valid JSON config (expected an object)")
+    if config.get("auto_map"):
+        raise DistilkitError(f"{path}: config.json asks for the model's own code (auto_map); {NO_REMOTE_CODE}")
 
 
 def load_kwargs(allow_pickle: bool) -> dict:
@@ -109,6 +128,16 @@ def load_config_and_tokenizer(name_or_path: str, path: str):
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
     except OSError as e:
         raise DistilkitError(f"{name_or_path}: cannot load model ({str(e).splitlines()[0]})") from None
+    except ValueError as e:
+        if "trust_remote_code" in str(e):  # a hub model whose config needs its own code
+            raise DistilkitError(f"{name_or_path}: the model needs its own code; {NO_REMOTE_CODE}") from None
+        raise DistilkitError(f"{name_or_path}: cannot load model ({str(e).splitlines()[0]})") from None
+    vocab_size = getattr(config, "vocab_size", None)
+    if isinstance(vocab_size, int) and len(tokenizer) > vocab_size:
+        raise DistilkitError(
+            f"{name_or_path}: the tokenizer has {len(tokenizer)} tokens but the model's vocabulary only {vocab_size} "
+            "(config.json vocab_size): token ids past it would index out of range"
+        )
     return config, tokenizer
 
 
@@ -124,7 +153,8 @@ def load_classifier(
 
     `require_head` refuses a model without a trained head (a teacher must already know the task).
     When `label_names` is given and the checkpoint already has a head for other labels, that is an error: silently
-    re-initialising a fine-tuned head would throw away the teacher's knowledge.
+    re-initialising a fine-tuned head would throw away the teacher's knowledge. A head for the same labels in another
+    order keeps its own order: callers encode labels with `model.config.label2id` and score by name.
     """
     from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
 
@@ -138,13 +168,13 @@ def load_classifier(
             f"fine-tune it first (distilkit finetune --task {task})"
         )
     kwargs = load_kwargs(allow_pickle)
-    if label_names is not None:
-        if has_head:
-            existing = [config.id2label[i] for i in range(config.num_labels)]
-            if existing != list(label_names):
-                raise DistilkitError(
-                    f"{name_or_path}: its classifier predicts {existing}, but the data has labels {list(label_names)}"
-                )
+    if label_names is not None and has_head:
+        existing = [config.id2label[i] for i in range(config.num_labels)]
+        if sorted(existing) != sorted(label_names) or len(set(existing)) != len(existing):
+            raise DistilkitError(
+                f"{name_or_path}: its classifier predicts {existing}, but the data has labels {list(label_names)}"
+            )
+    elif label_names is not None:
         kwargs.update(
             num_labels=len(label_names),
             id2label=dict(enumerate(label_names)),
@@ -157,6 +187,8 @@ def load_classifier(
         model = auto.from_pretrained(path, **kwargs)
     except (OSError, ValueError) as e:
         raise DistilkitError(f"{name_or_path}: cannot load model ({str(e).splitlines()[0]})") from None
+    # Labels are encoded with label2id and scored with id2label: a hub config whose two maps disagree would mis-score.
+    model.config.label2id = {str(name): int(i) for i, name in model.config.id2label.items()}
     return model, tokenizer
 
 

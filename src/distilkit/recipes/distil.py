@@ -14,8 +14,9 @@ from distilkit.core.atomic import save_model, write_json
 from distilkit.core.errors import DistilkitError
 from distilkit.core.model_card import write_model_card
 from distilkit.data.augment import augment_split, augment_token_split
+from distilkit.data.classification import ClassificationData
 from distilkit.data.spec import DataSpec
-from distilkit.data.tagged import TokenSplit
+from distilkit.data.tagged import TokenData, TokenSplit
 from distilkit.distil.objectives import DistilObjective, DistilWeights, teacher_logits_for
 from distilkit.distil.trainer import TrainConfig, train
 from distilkit.evaluate.scoring import long_text_summary, score_splits
@@ -38,13 +39,15 @@ def distil(
     allow_pickle: bool = False,
     quiet: bool = False,
     augment: int = 0,
+    data: ClassificationData | TokenData | None = None,
 ) -> dict:
     """Distil `teacher_name` into a student of `student_layers` layers (or the layers `layer_map` names).
 
     `augment` adds that many perturbed copies of each training text to the transfer set (see `data.augment`: masked
-    words and n-grams for texts, masked words alone for tagged sentences).
+    words and n-grams for texts, masked words alone for tagged sentences). `data` is `data_spec.load()` when the
+    caller has read it already (the CLI does, before importing torch).
     """
-    data = data_spec.load()
+    data = data_spec.load() if data is None else data
     teacher, tokenizer = load_classifier(
         teacher_name, data.label_names, allow_pickle, require_head=True, task=data_spec.task
     )

@@ -13,7 +13,9 @@ import torch
 
 from distilkit.core.atomic import save_model, write_json
 from distilkit.core.model_card import write_model_card
+from distilkit.data.classification import ClassificationData
 from distilkit.data.spec import DataSpec
+from distilkit.data.tagged import TokenData
 from distilkit.distil.objectives import FinetuneObjective
 from distilkit.distil.trainer import TrainConfig, train
 from distilkit.evaluate.scoring import long_text_summary, score_splits
@@ -29,9 +31,12 @@ def finetune(
     resume: bool = False,
     allow_pickle: bool = False,
     quiet: bool = False,
+    data: ClassificationData | TokenData | None = None,
 ) -> dict:
-    """Fine-tune `model_name` on `data_spec`'s training split; returns (and writes) `out/results.json`."""
-    data = data_spec.load()
+    """Fine-tune `model_name` on `data_spec`'s training split; returns (and writes) `out/results.json`.
+
+    `data` is `data_spec.load()` when the caller has read it already (the CLI does, before importing torch)."""
+    data = data_spec.load() if data is None else data
     torch.manual_seed(train_cfg.seed)  # the new classification head is drawn at load time: same seed, same head
     model, tokenizer = load_classifier(model_name, data.label_names, allow_pickle, task=data_spec.task)
     encoded = data_spec.encode(tokenizer, data.train, model.config.label2id, max_length)

@@ -165,6 +165,8 @@ class ServerState:
         """Refuse what the model should not see, before it joins a batch: too many or too long texts (413), and a
         text that is not valid Unicode (422, named by its field, e.g. ``text[3]``), which would fail its batch."""
         cfg = self.config
+        if not texts:  # nothing to answer: a client bug (an empty batch), not a request to answer with []
+            raise HTTPException(422, "text: an empty list (send at least one text)")
         if len(texts) > cfg.max_texts:
             raise HTTPException(413, f"{len(texts)} texts in one request; the limit is {cfg.max_texts}")
         for i, (text, name) in enumerate(zip(texts, fields, strict=True)):
