@@ -8,6 +8,7 @@ import pytest
 import torch
 from conftest import save_tiny_model, toy_rows, write_csv
 
+from distilkit.core.machine import has_fast_bf16
 from distilkit.data.batching import encode_split
 from distilkit.data.classification import load_classification
 from distilkit.distil.checkpoint import latest_checkpoint
@@ -61,6 +62,24 @@ def test_resume_after_crash_gives_identical_weights(tmp_path, distil, grad_accum
     resumed = _run(tmp_path, tmp_path / "broken", cfg, distil, resume=True)
     assert whole.keys() == resumed.keys()
     for key in whole:
+        assert torch.equal(whole[key], resumed[key]), key
+
+
+@pytest.mark.parametrize("distil", [False, True])
+def test_bf16_resume_after_crash_gives_identical_weights(tmp_path, distil):
+    """bf16 autocast must keep exact resume too: the fp32 master weights, optimizer and RNG state are what is saved,
+    and oneDNN's bf16 kernels give the same bits for the same inputs."""
+    if not has_fast_bf16():
+        pytest.skip("this CPU has neither AVX-512 BF16 nor AMX BF16: bf16 would be emulated, so it is never used")
+    cfg = TrainConfig(epochs=3, batch_size=4, grad_accum=2, lr=1e-3, save_every=2, seed=7, precision="bf16")
+    whole = _run(tmp_path, tmp_path / "whole", cfg, distil)
+    fp32 = _run(tmp_path, tmp_path / "fp32", TrainConfig(**{**cfg.__dict__, "precision": "fp32"}), distil)
+    assert any(not torch.equal(whole[k], fp32[k]) for k in whole), "bf16 autocast was not in effect"
+    assert _run(tmp_path, tmp_path / "broken", cfg, distil, crash_at=5) is None
+    resumed = _run(tmp_path, tmp_path / "broken", cfg, distil, resume=True)
+    assert whole.keys() == resumed.keys()
+    for key in whole:
+        assert whole[key].dtype == torch.float32, key  # autocast leaves the weights fp32
         assert torch.equal(whole[key], resumed[key]), key
 
 

@@ -105,7 +105,7 @@ def distil_general(
 @app.command("mlm-head")
 @shared_options(
     "max_length", "pack", "epochs", "max_steps", "max_minutes", "batch_size", "lr", "warmup_ratio", "seed",
-    "save_every", "resume", "overwrite", "allow_pickle", lr=1e-3, warmup_ratio=0.05, save_every=500,
+    "save_every", "precision", "resume", "overwrite", "allow_pickle", lr=1e-3, warmup_ratio=0.05, save_every=500,
 )  # fmt: skip
 def mlm_head(
     ctx: typer.Context,

@@ -109,6 +109,12 @@ Corpus = Annotated[
     typer.Option(help="Raw text: .txt, .txt.gz or .jsonl (text field) files or folders, one paragraph a line. Repeat."),
 ]
 Pack = Annotated[bool, typer.Option(help="Pack the text into full-length windows instead of length-grouped lines.")]
+Precision = Annotated[
+    str,
+    typer.Option(
+        help="Forward passes in 'fp32', or 'bf16' (CPU autocast: faster with AVX-512 BF16 or AMX); 'auto' is fp32."
+    ),
+]
 MaxMinutes = Annotated[
     float, typer.Option(min=0.0, help="Stop cleanly with a checkpoint after this many minutes (0: no limit).")
 ]
@@ -139,6 +145,7 @@ SHARED: dict[str, tuple[Any, Any]] = {
     "seed": (Seed, 0),
     "save_every": (SaveEvery, 0),
     "freeze_embeddings": (FreezeEmb, False),
+    "precision": (Precision, "auto"),
     "resume": (Resume, False),
     "overwrite": (Overwrite, False),
     "allow_pickle": (AllowPickle, False),
@@ -161,6 +168,7 @@ TRAINING = (
     "seed",
     "save_every",
     "freeze_embeddings",
+    "precision",
     "resume",
     "overwrite",
     "allow_pickle",
@@ -203,6 +211,7 @@ TRAIN_OPTIONS = {
     "seed": "seed",
     "save_every": "save_every",
     "freeze_embeddings": "freeze_embeddings",
+    "precision": "precision",
 }
 """Command option → `TrainConfig` field. A command passes those of these options it has; the others keep the
 `TrainConfig` default. Named explicitly, so renaming a field is an error here, not an option silently dropped."""
@@ -218,6 +227,10 @@ def claim_out(params: dict) -> None:
     for name, value in params.items():  # before anything is written: `--lr inf` would train to NaN and "succeed"
         if isinstance(value, float) and not math.isfinite(value):
             raise DistilkitError(f"{name}: expected a finite number, got {value}")
+    if "precision" in params:  # likewise: `--precision fp16` is refused before OUT holds a run that never ran
+        from distilkit.distil.trainer import resolve_precision
+
+        resolve_precision(params["precision"])
     claim_run_folder(params["out"], params, resume=params["resume"], overwrite=params["overwrite"])
 
 

@@ -45,3 +45,12 @@ def vector_extensions(cpuinfo: str | None = None) -> list[str]:
             flags = set(line.split(":", 1)[1].split())
             break
     return [name for flag, name in VECTOR_EXTENSIONS.items() if flag in flags]
+
+
+BF16_EXTENSIONS = ("AVX-512 BF16", "AMX BF16")
+"""Extensions with bf16 matrix-product instructions: without them PyTorch emulates bf16, slower than fp32."""
+
+
+def has_fast_bf16(cpuinfo: str | None = None) -> bool:
+    """True when this CPU multiplies bf16 matrices natively (AVX-512 BF16 or AMX BF16)."""
+    return any(name in BF16_EXTENSIONS for name in vector_extensions(cpuinfo))

@@ -40,13 +40,31 @@ class GeneralWeights:
         return self.alpha_kd > 0 or self.alpha_mlm > 0
 
 
+QKV_PROJECTIONS = (
+    ("attention.self.query", "attention.self.key", "attention.self.value"),  # BERT, RoBERTa, ELECTRA
+    ("attention.attn.q", "attention.attn.k", "attention.attn.v"),  # MPNet
+)
+"""Where a transformer layer keeps its query, key and value projections, by family (names relative to the layer)."""
+
+
+def qkv_projections(model: nn.Module) -> tuple[nn.Module, nn.Module, nn.Module]:
+    """The query, key and value projections of the last layer: their names differ between BERT and MPNet."""
+    layer = model.base_model.encoder.layer[-1]
+    for names in QKV_PROJECTIONS:
+        try:
+            q, k, v = (layer.get_submodule(name) for name in names)
+        except AttributeError:
+            continue
+        return q, k, v
+    raise DistilkitError(f"alpha_rel: no query/key/value projections found in {type(model).__name__}'s layers")
+
+
 class _QKVRecorder:
     """Forward hooks keeping the outputs of a layer's query, key and value projections (for the relation loss)."""
 
     def __init__(self, model: nn.Module):
-        attention = model.base_model.encoder.layer[-1].attention.self
         self.outputs: deque[torch.Tensor] = deque(maxlen=3)  # only the latest forward's, whoever runs the model
-        for proj in (attention.query, attention.key, attention.value):
+        for proj in qkv_projections(model):
             proj.register_forward_hook(lambda _m, _i, out: self.outputs.append(out))
 
     def take(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

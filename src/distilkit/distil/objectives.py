@@ -24,7 +24,7 @@ from distilkit.core.progress import ProgressLog
 from distilkit.core.tasks import IGNORE_INDEX
 from distilkit.data.batching import EncodedSplit, make_loader, model_inputs
 from distilkit.distil.losses import HiddenStateLoss, kd_loss
-from distilkit.distil.trainer import Objective
+from distilkit.distil.trainer import Objective, autocast
 
 
 def aligned(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -137,9 +137,15 @@ class CachedLogits:
 
 @torch.no_grad()
 def teacher_logits_for(
-    teacher: nn.Module, data: EncodedSplit, tokenizer, batch_size: int = 64, quiet: bool = False
+    teacher: nn.Module,
+    data: EncodedSplit,
+    tokenizer,
+    batch_size: int = 64,
+    quiet: bool = False,
+    precision: str = "fp32",
 ) -> CachedLogits:
-    """The teacher's aligned logits for every example of `data` (teacher in eval mode: no dropout).
+    """The teacher's aligned logits for every example of `data` (teacher in eval mode: no dropout), computed at
+    `precision` (the run's `TrainConfig.precision`: the cached pass is the one the live teacher would make), kept fp32.
 
     A pass over the whole transfer set with the large model, minutes long on a CPU before training even starts:
     off a terminal it reports progress lines (`core.progress`) unless `quiet`.
@@ -150,7 +156,8 @@ def teacher_logits_for(
     lines = ProgressLog("teacher logits", len(loader), unit="batch", enabled=not quiet)
     tokens = 0
     for done, batch in enumerate(loader, 1):
-        logits = teacher(**model_inputs(batch)).logits.float()
+        with autocast(precision):
+            logits = teacher(**model_inputs(batch)).logits.float()
         for row, i in enumerate(batch["index"].tolist()):
             per_example[i] = aligned(logits[row : row + 1], batch["labels"][row : row + 1])
         tokens += int(batch["attention_mask"].sum())

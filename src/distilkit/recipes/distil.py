@@ -61,7 +61,7 @@ def distil(
     encoded = data_spec.encode(tokenizer, transfer, teacher.config.label2id, max_length)
     cached = None
     if cache_teacher and weights.alpha_hid == 0 and weights.alpha_kd > 0:
-        cached = teacher_logits_for(teacher, encoded, tokenizer, quiet=quiet)
+        cached = teacher_logits_for(teacher, encoded, tokenizer, quiet=quiet, precision=train_cfg.precision)
     objective = DistilObjective(student, teacher, used_map, weights, cached)
     summary = train(objective, encoded, tokenizer, train_cfg, out, resume=resume, quiet=quiet)
     save_model(student, tokenizer, out / "model")
