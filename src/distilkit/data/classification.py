@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from distilkit.core.errors import DistilkitError, at
-from distilkit.data.jsonl import json_records
+from distilkit.data.lines import json_records, utf8_lines
 from distilkit.data.sources import Source, Splits, hf_name_and_split, is_hf, split_sources
 
 FILE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
@@ -60,24 +60,11 @@ def _records(path: Path) -> Iterator[tuple[int, dict]]:
                         raise at(path, reader.line_num, "more fields than the header has")
                     yield reader.line_num, record
     except UnicodeDecodeError as e:
-        raise at(path, _first_undecodable_line(path), f"not valid UTF-8 ({e.reason})") from None
+        for _ in utf8_lines(path):  # finds the line, and raises naming it
+            pass
+        raise at(path, None, f"not valid UTF-8 ({e.reason})") from None
     except csv.Error as e:
         raise at(path, None, f"malformed CSV ({e})") from None
-
-
-def _first_undecodable_line(path: Path) -> int:
-    """The 1-based line holding the first byte that is not UTF-8.
-
-    The decoder's error offset is relative to its internal read chunk, not the file, so the line is found by
-    decoding the raw lines one by one.
-    """
-    with path.open("rb") as f:
-        for number, raw in enumerate(f, start=1):
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError:
-                return number
-    return 1
 
 
 MISSING_MARKERS = {"nan", "none", "null", "na", "n/a"}

@@ -9,12 +9,11 @@ ragged line is otherwise a ``ValueError`` deep inside a collator.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from distilkit.core.errors import DistilkitError, at
-from distilkit.data.jsonl import json_records
+from distilkit.data.lines import json_records, utf8_lines
 from distilkit.data.sources import Source, Splits, hf_name_and_split, is_hf, split_sources
 from distilkit.data.tag_schemes import OUTSIDE, normalise, resolve_scheme
 
@@ -102,7 +101,7 @@ def read_conll(path: str | Path, tag_column: int = -1, scheme: str = "auto", tok
             words.clear()
             word_tags.clear()
 
-    for number, raw in _lines(path):
+    for number, raw in utf8_lines(path):
         line = raw.rstrip("\r\n")
         if not line.strip():
             close()
@@ -140,20 +139,6 @@ def read_conll(path: str | Path, tag_column: int = -1, scheme: str = "auto", tok
     return normalise(split, scheme)
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """Yield (1-based line number, line), decoding line by line so a UTF-8 error names its true line; BOM dropped.
-
-    (Decoding the whole file as text reports the error's offset within an internal 8 KB chunk, not the file.)
-    """
-    with path.open("rb") as f:
-        for number, raw in enumerate(f, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise at(path, number, f"not valid UTF-8 ({e.reason})") from None
-            yield number, line.removeprefix("\ufeff") if number == 1 else line
-
-
 def _columns(line: str, separator: str) -> list[str]:
     if separator == "\t":
         return [column.strip() for column in line.split("\t")]
@@ -168,7 +153,7 @@ def read_token_jsonl(
     sentences: list[list[str]] = []
     tags: list[list[str]] = []
     lines: list[int] = []
-    for number, record in json_records(path, _lines(path)):
+    for number, record in json_records(path, utf8_lines(path)):
         for key in (tokens_key, tags_key):
             if key not in record:
                 raise at(path, number, f"missing key {key!r} (found: {', '.join(map(str, record))})")

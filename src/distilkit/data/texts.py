@@ -10,8 +10,9 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from distilkit.core.errors import DistilkitError, at
+from distilkit.core.errors import DistilkitError
 from distilkit.data.classification import FILE_FORMATS, read_split
+from distilkit.data.lines import utf8_lines
 from distilkit.data.sources import find_split_file, resolve_data
 
 HELD_OUT_FRACTION = 0.05
@@ -28,16 +29,7 @@ class EmbeddingTexts:
 
 def text_lines(path: Path) -> list[str]:
     """The lines of a UTF-8 text file; a line that is not UTF-8 is ``FILE:N: not valid UTF-8``."""
-    lines = []
-    with Path(path).open("rb") as f:
-        for number, raw in enumerate(f, start=1):
-            try:
-                lines.append(raw.decode("utf-8").rstrip("\r\n"))
-            except UnicodeDecodeError:
-                raise at(path, number, "not valid UTF-8") from None
-    if lines and lines[0].startswith("\ufeff"):  # a byte-order mark is not part of the first text
-        lines[0] = lines[0][1:]
-    return lines
+    return [line.rstrip("\r\n") for _, line in utf8_lines(path, reason=False)]
 
 
 def read_texts(spec: str, seed: int = 0) -> EmbeddingTexts:
