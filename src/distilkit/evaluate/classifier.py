@@ -17,7 +17,6 @@ from distilkit.data.classification import ClassificationSplit
 from distilkit.evaluate.classification_metrics import classification_metrics
 
 
-@torch.no_grad()
 def predict_logits(
     model,
     tokenizer,
@@ -36,8 +35,7 @@ def _predict(
 ) -> tuple[np.ndarray, EncodedSplit]:
     """Pooled logits per text, and the encoded examples (whose report says how many texts were long)."""
     model.eval()
-    label2id = {name: i for i, name in model.config.id2label.items()}
-    label2id = {name: int(i) for name, i in label2id.items()}
+    label2id = {name: int(i) for i, name in model.config.id2label.items()}
     data = encode_split(tokenizer, split, label2id, max_length, long_text)
     out = np.zeros((len(data), model.config.num_labels), dtype=np.float32)  # [examples, labels]
     with torch.no_grad():
