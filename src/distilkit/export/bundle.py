@@ -20,6 +20,7 @@ from distilkit.core.atomic import new_folder, write_json, write_text
 from distilkit.core.errors import DistilkitError
 from distilkit.core.model_card import CARD_FILE, bundle_card, results_beside
 from distilkit.runtime.bundle import BUNDLE_FILE, FORMAT_VERSION, MODEL_FILE, TOKENIZER_FILE, load_bundle
+from distilkit.runtime.encoding import untruncated
 
 
 def runtime_tokenizer(hf_tokenizer: Any) -> Tokenizer:
@@ -32,10 +33,7 @@ def runtime_tokenizer(hf_tokenizer: Any) -> Tokenizer:
     backend = getattr(hf_tokenizer, "backend_tokenizer", None)
     if backend is None:
         raise DistilkitError("the runtime needs a fast (tokenizers) tokenizer")
-    tokenizer = Tokenizer.from_str(backend.to_str())
-    tokenizer.no_padding()
-    tokenizer.no_truncation()
-    return tokenizer
+    return untruncated(backend)
 
 
 def write_bundle(
@@ -56,10 +54,7 @@ def write_bundle(
     with new_folder(out) as tmp:
         shutil.copyfile(model_file, tmp / MODEL_FILE)
         # A copy without padding/truncation: the encoders of the export set truncation on the tokenizer they share.
-        clean = Tokenizer.from_str(tokenizer.to_str())
-        clean.no_padding()
-        clean.no_truncation()
-        clean.save(str(tmp / TOKENIZER_FILE))
+        untruncated(tokenizer).save(str(tmp / TOKENIZER_FILE))
         write_json(tmp / BUNDLE_FILE, meta)
         write_text(tmp / CARD_FILE, bundle_card(meta, out, results_beside(meta["source_model"])))
         for name, text in (extra_files or {}).items():
