@@ -438,6 +438,20 @@ MODEL_FOLDERS: dict[str, Case] = {
         distil(w, t, csv_file(t, "text,label\nbuy now,spam\nhello,ham\n")),
         f"{w.teacher}: its classifier predicts ['negative', 'positive'], but the data has labels ['ham', 'spam']",
     ),
+    "student without a layer map, with a hidden-state loss": lambda w, t: (
+        distil(w, t, good_data(t), "--student", m := model_copy(w, t, lambda f: None), "--alpha-hid", 1),
+        f"alpha_hid: {m} records no layer map onto this teacher (it is not the teacher, and neither its config.json "
+        "distilkit_layer_map nor a results.json beside it names one), so its hidden states have no teacher layers "
+        "to pair with",
+    ),
+    "student for an embedding": lambda w, t: (
+        distil(w, t, raw_file(t, b"good movie\nbad film\n", "texts.txt"), "--task", "embedding", "--student", w.bare),
+        "student: --student is for classifiers; an embedding student is cut from the teacher",
+    ),
+    "student folder missing": lambda w, t: (
+        distil(w, t, good_data(t), "--student", m := t / "no-student"),
+        f"{m}: no such model folder",
+    ),
 }
 
 BUNDLES: dict[str, Case] = {

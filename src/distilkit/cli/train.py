@@ -86,6 +86,13 @@ def distil(
     ] = None,
     layer_map: Annotated[str | None, typer.Option(help="Teacher layers initialising the student, e.g. 0,2,5.")] = None,
     init: Annotated[str, typer.Option(help="'teacher' (copy mapped layers) or 'random'.")] = "teacher",
+    student: Annotated[
+        str | None,
+        typer.Option(
+            help="The student's starting model (folder, hub id or embedded name; default: the teacher), used whole "
+            "unless --student-layers/--layer-map cut it (its own layers); a bare encoder gets a new head."
+        ),
+    ] = None,
     alpha_kd: Annotated[float, typer.Option(min=0.0, help="Weight of the soft-target KL (times T²).")] = 1.0,
     alpha_ce: Annotated[float, typer.Option(min=0.0, help="Weight of cross-entropy on gold labels.")] = 0.0,
     alpha_hid: Annotated[float, typer.Option(min=0.0, help="Weight of the hidden-state loss.")] = 0.0,
@@ -125,18 +132,22 @@ def distil(
     spec = data_spec(ctx.params) if task != EMBEDDING else None
     loaded = spec.load() if spec is not None else None  # before torch is imported: a bad file fails at once
     resolve_model_path(teacher, options["allow_pickle"])  # a missing or unsafe folder too, before --out is claimed
+    if student is not None:
+        if task == EMBEDDING:
+            raise DistilkitError("student: --student is for classifiers; an embedding student is cut from the teacher")
+        resolve_model_path(student, options["allow_pickle"])
     from distilkit.distil.objectives import DistilWeights
     from distilkit.models.student import parse_layer_list
     from distilkit.recipes.distil import distil as run_distil
 
     quiet_transformers()
     layers = parse_layer_list(layer_map)
-    student = {"student_layers": student_layers, "layer_map": layers, "init": init}
+    cut = {"student_layers": student_layers, "layer_map": layers, "init": init}
     run = {key: options[key] for key in ("max_length", "resume", "allow_pickle")}
     with released_on_error(out):
         claim_out(ctx.params)
         if spec is None:
-            _distil_embeddings(teacher, data, out, ctx.params, embedding_loss, **student, **run)
+            _distil_embeddings(teacher, data, out, ctx.params, embedding_loss, **cut, **run)
             return
         weights = DistilWeights(
             alpha_kd=alpha_kd, alpha_ce=alpha_ce, alpha_hid=alpha_hid, temperature=temperature, hidden_loss=hidden_loss
@@ -150,7 +161,8 @@ def distil(
             cache_teacher=cache_teacher,
             augment=augment,
             data=loaded,
-            **student,
+            student_name=student,
+            **cut,
             **run,
         )
     print_scores(result)

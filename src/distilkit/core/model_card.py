@@ -281,11 +281,15 @@ def _recipe(recipe: str, result: dict[str, Any]) -> list[str]:
         lines.append(f"- teacher: `{result['teacher']}`")
     elif "base_model" in result:
         lines.append(f"- base model: `{result['base_model']}`")
-    if "layer_map" in result:
+    if result.get("student_start"):
+        lines.append(f"- student started from: `{result['student_start']}`")
+    if result.get("layer_map"):
         layers = result["layer_map"]
         lines.append(
             f"- layer map: student layers 0..{len(layers) - 1} ← teacher layers {layers} (init: {result.get('init')})"
         )
+    elif "layer_map" in result:
+        lines.append("- layer map: unknown (the starting student records none, so no hidden-state loss)")
     shape = result.get("student") or {}
     if shape:
         lines.append(

@@ -71,13 +71,15 @@ class DistilObjective(Objective):
         self,
         student: nn.Module,
         teacher: nn.Module,
-        layer_map: list[int],
+        layer_map: list[int] | None,
         weights: DistilWeights,
         teacher_logits: CachedLogits | None = None,
     ):
         super().__init__()
         if not any((weights.alpha_kd, weights.alpha_ce, weights.alpha_hid)):
             raise DistilkitError("all loss weights are 0: nothing to train")
+        if weights.alpha_hid > 0 and layer_map is None:  # a --student whose pairing with the teacher is unknown
+            raise DistilkitError("alpha_hid: the hidden-state loss needs the teacher layer of each student layer")
         self.model = student
         self.weights = weights
         # Kept out of the module tree: the teacher is frozen, never checkpointed, never wrapped by DDP.

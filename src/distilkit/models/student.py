@@ -12,7 +12,9 @@ each model's attribute names. Weights outside the layers (MPNet's relative atten
 from __future__ import annotations
 
 import copy
+import json
 import re
+from pathlib import Path
 
 import torch
 from transformers import PreTrainedModel
@@ -20,6 +22,8 @@ from transformers import PreTrainedModel
 from distilkit.core.errors import DistilkitError
 
 LAYER_KEY = re.compile(r"^(.*?\.layer\.)(\d+)(\..*)$")
+LAYER_MAP_KEY = "distilkit_layer_map"
+"""The config.json key where a student records, for each of its layers, the teacher layer it was paired with."""
 
 
 def default_layer_map(teacher_layers: int, student_layers: int) -> list[int]:
@@ -122,3 +126,112 @@ def _set_width(config, hidden_size: int, num_heads: int) -> None:
     config.intermediate_size = int(round(hidden_size * ratio))
     config.hidden_size = hidden_size
     config.num_attention_heads = num_heads
+
+
+def start_student(
+    teacher: PreTrainedModel,
+    teacher_name: str,
+    tokenizer,
+    task: str,
+    start_name: str | None,
+    layer_map: list[int] | None,
+    student_layers: int | None,
+    init: str,
+    seed: int,
+    allow_pickle: bool = False,
+) -> tuple[PreTrainedModel, list[int] | None]:
+    """The student of task distillation and the teacher layer each of its layers pairs with (None: unknown).
+
+    Without `start_name` it is cut from the teacher (`build_student`, today's default: half the layers). With it,
+    the student starts from that model (`load_start`), used whole unless `layer_map`/`student_layers` cut it too;
+    `layer_map` then names the start model's layers, and the pairing with the teacher follows the start's own map.
+    """
+    if start_name is None:
+        return build_student(teacher, layer_map, student_layers, init=init, seed=seed)
+    torch.manual_seed(seed)  # a bare encoder's new head is drawn at load time: same seed, same head
+    start, start_map = load_start(start_name, teacher, teacher_name, tokenizer, task, allow_pickle)
+    if layer_map is None and student_layers is None:
+        layer_map = list(range(num_layers(start)))
+    student, cut = build_student(start, layer_map, student_layers, init=init, seed=seed)
+    return student, paired_layers(start_map, cut)
+
+
+def load_start(
+    name: str,
+    teacher: PreTrainedModel,
+    teacher_name: str,
+    teacher_tokenizer,
+    task: str,
+    allow_pickle: bool = False,
+) -> tuple[PreTrainedModel, list[int] | None]:
+    """The model `distil --student NAME` starts from, and the teacher layer each of its layers pairs with (None when
+    nothing says so: the hidden-state loss then has no pairs).
+
+    The student learns on the teacher's token ids and is scored against the teacher's logits class by class, so it
+    must share the teacher's vocabulary and order its labels as the teacher does. A head trained for the teacher's
+    labels is kept; a bare encoder (the sentence-transformers MiniLM) gets a fresh head with the teacher's labels,
+    drawn from the torch seed the caller set.
+    """
+    from distilkit.models.teacher import load_classifier, resolve_model_path
+
+    labels = [teacher.config.id2label[i] for i in range(teacher.config.num_labels)]
+    model, tokenizer = load_classifier(name, labels, allow_pickle, task=task)
+    if tokenizer.get_vocab() != teacher_tokenizer.get_vocab():
+        raise DistilkitError(
+            f"student: {name}'s tokenizer is not the teacher's ({len(tokenizer)} vs {len(teacher_tokenizer)} tokens "
+            "or other ids); distil feeds both models the same token ids"
+        )
+    order = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    if order != labels:
+        raise DistilkitError(
+            f"student: {name}'s head orders its labels {order}, the teacher {labels}; the soft targets are matched "
+            "class by class, so the orders must agree"
+        )
+    path, teacher_path = resolve_model_path(name, allow_pickle), resolve_model_path(teacher_name, allow_pickle)
+    if _same_model(path, teacher_path):
+        return model, list(range(num_layers(teacher)))
+    return model, recorded_layer_map(model, path, num_layers(teacher))
+
+
+def _same_model(a: str, b: str) -> bool:
+    """Whether two resolved model names are one folder (or one hub id)."""
+    if Path(a).exists() and Path(b).exists():
+        return Path(a).resolve() == Path(b).resolve()
+    return a == b
+
+
+def recorded_layer_map(model: PreTrainedModel, path: str, teacher_layers: int) -> list[int] | None:
+    """The teacher layers a distilkit student's layers were paired with, as it recorded them: its config's
+    `distilkit_layer_map` (written by distil and prune), else, for a student distilled before that key existed, the
+    `layer_map` of the results.json beside its model folder (`OUT/model` and `OUT/results.json`). None if neither.
+
+    The map is relative to the teacher the student was distilled from; it is checked against this teacher's depth
+    (one entry per student layer, each a teacher layer), not its identity.
+    """
+    recorded = getattr(model.config, LAYER_MAP_KEY, None)
+    source = f"{path}/config.json {LAYER_MAP_KEY}"
+    results = Path(path).parent / "results.json"
+    if recorded is None and Path(path).name == "model" and results.is_file():
+        try:
+            recorded = json.loads(results.read_text(encoding="utf-8")).get("layer_map")
+        except (OSError, ValueError, AttributeError):
+            recorded = None
+        source = f"{results} layer_map"
+    if recorded is None:
+        return None
+    layers = num_layers(model)
+    if (
+        not isinstance(recorded, list)
+        or len(recorded) != layers
+        or not all(isinstance(t, int) and 0 <= t < teacher_layers for t in recorded)
+    ):
+        raise DistilkitError(
+            f"{source}: {recorded!r} does not map this {layers}-layer student onto a {teacher_layers}-layer teacher"
+        )
+    return recorded
+
+
+def paired_layers(start_map: list[int] | None, cut: list[int]) -> list[int] | None:
+    """The teacher layer each student layer pairs with, for a student cut from a start model by `cut` (student layer
+    i is start layer cut[i], which pairs with teacher layer start_map[cut[i]]); None when the start's map is unknown."""
+    return None if start_map is None else [start_map[i] for i in cut]

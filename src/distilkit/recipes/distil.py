@@ -1,8 +1,9 @@
 """`distilkit distil` for classifiers: a fine-tuned teacher into a shallower student of the same family.
 
-The student is cut from the teacher's layers (`models.student`), trained on the teacher's soft targets, the gold
-labels and optionally hidden states (`distil.objectives`), saved as a standard folder and scored like any model; its
-model card (README.md) comes from the results.json dict, with the teacher's scores when its results.json is known.
+The student is cut from the teacher's layers (`models.student`), or from a given model (`--student`, used whole unless
+a layer count or map cuts it too), trained on the teacher's soft targets, the gold labels and optionally hidden states
+(`distil.objectives`), saved as a standard folder and scored like any model; its model card (README.md) comes from the
+results.json dict, with the teacher's scores when its results.json is known.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from distilkit.data.tagged import TokenData, TokenSplit
 from distilkit.distil.objectives import DistilObjective, DistilWeights, teacher_logits_for
 from distilkit.distil.trainer import TrainConfig, train
 from distilkit.evaluate.scoring import long_text_summary, score_splits
-from distilkit.models.student import build_student, shape
+from distilkit.models.student import LAYER_MAP_KEY, shape, start_student
 from distilkit.models.teacher import load_classifier
 
 
@@ -40,18 +41,37 @@ def distil(
     quiet: bool = False,
     augment: int = 0,
     data: ClassificationData | TokenData | None = None,
+    student_name: str | None = None,
 ) -> dict:
     """Distil `teacher_name` into a student of `student_layers` layers (or the layers `layer_map` names).
 
     `augment` adds that many perturbed copies of each training text to the transfer set (see `data.augment`: masked
     words and n-grams for texts, masked words alone for tagged sentences). `data` is `data_spec.load()` when the
-    caller has read it already (the CLI does, before importing torch).
+    caller has read it already (the CLI does, before importing torch). `student_name` is the model the student starts
+    from (default: the teacher), see `start_student`.
     """
     data = data_spec.load() if data is None else data
     teacher, tokenizer = load_classifier(
         teacher_name, data.label_names, allow_pickle, require_head=True, task=data_spec.task
     )
-    student, used_map = build_student(teacher, layer_map, student_layers, init=init, seed=train_cfg.seed)
+    student, used_map = start_student(
+        teacher,
+        teacher_name,
+        tokenizer,
+        data_spec.task,
+        student_name,
+        layer_map,
+        student_layers,
+        init,
+        train_cfg.seed,
+        allow_pickle,
+    )
+    if used_map is None and weights.alpha_hid > 0:
+        raise DistilkitError(
+            f"alpha_hid: {student_name} records no layer map onto this teacher (it is not the teacher, and neither "
+            f"its config.json {LAYER_MAP_KEY} nor a results.json beside it names one), so its hidden states have no "
+            "teacher layers to pair with"
+        )
     transfer = data.train
     if augment:
         if tokenizer.mask_token is None:
@@ -64,6 +84,7 @@ def distil(
         cached = teacher_logits_for(teacher, encoded, tokenizer, quiet=quiet, precision=train_cfg.precision)
     objective = DistilObjective(student, teacher, used_map, weights, cached)
     summary = train(objective, encoded, tokenizer, train_cfg, out, resume=resume, quiet=quiet)
+    setattr(student.config, LAYER_MAP_KEY, used_map)  # the pairing travels with the weights (see load_start)
     save_model(student, tokenizer, out / "model")
     metrics = score_splits(student, tokenizer, data, max_length, data_spec.tokens.stride, data_spec.long_text)
     result = {
@@ -71,6 +92,7 @@ def distil(
         "recipe": "distil",
         "task": data_spec.task,
         "teacher": teacher_name,
+        "student_start": student_name,
         "layer_map": used_map,
         "init": init,
         "student": shape(student),
