@@ -25,6 +25,7 @@ bundle ("newer than this distilkit reads") instead of silently truncating texts 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,12 +86,15 @@ def session_options(threads: int | None = None, spin: bool = True) -> ort.Sessio
     return options
 
 
-def read_meta(path: str | Path) -> dict[str, Any]:
-    """`bundle.json` of a bundle folder, with every field the runtime uses checked (no model is loaded)."""
+def read_meta(path: str | Path, model: bool = True) -> dict[str, Any]:
+    """`bundle.json` of a bundle folder, with every field the runtime uses checked (no model is loaded).
+
+    `model=False` reads the text side of a bundle without its `model.onnx` (`distilkit.runtime.front_end`: a serving
+    engine's tokenizer step, whose folder holds only `bundle.json` and `tokenizer.json`)."""
     folder = Path(path)
     if not folder.is_dir():
         raise at(folder, None, "no such bundle folder")
-    for name in (MODEL_FILE, TOKENIZER_FILE, BUNDLE_FILE):
+    for name in (MODEL_FILE, TOKENIZER_FILE, BUNDLE_FILE) if model else (TOKENIZER_FILE, BUNDLE_FILE):
         if not (folder / name).is_file():
             raise at(folder / name, None, "missing (a bundle holds model.onnx, tokenizer.json and bundle.json)")
     meta_file = folder / BUNDLE_FILE
@@ -182,6 +186,15 @@ def label_names(meta_file: Path, labels: Any) -> list[str]:
     return names
 
 
+def read_tokenizer(folder: Path) -> Tokenizer:
+    """The bundle's `tokenizer.json`; a malformed file is one line naming it."""
+    try:
+        return Tokenizer.from_file(str(folder / TOKENIZER_FILE))
+    except Exception as e:  # tokenizers raises a bare Exception for a malformed file
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise at(folder / TOKENIZER_FILE, None, f"not a tokenizers file ({first})") from None
+
+
 def load_bundle(path: str | Path, threads: int | None = None, spin: bool = True) -> Bundle:
     """Load and check a bundle: files present, `bundle.json` well formed, inputs and labels matching the model.
 
@@ -197,11 +210,7 @@ def load_bundle(path: str | Path, threads: int | None = None, spin: bool = True)
     except Exception as e:  # onnxruntime raises its own pybind types (InvalidProtobuf, Fail, ...)
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise at(model_file, None, f"cannot load ONNX model ({first})") from None
-    try:
-        tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
-    except Exception as e:  # tokenizers raises a bare Exception for a malformed file
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise at(folder / TOKENIZER_FILE, None, f"not a tokenizers file ({first})") from None
+    tokenizer = read_tokenizer(folder)
 
     session_inputs = [i.name for i in session.get_inputs()]
     if sorted(session_inputs) != sorted(meta["inputs"]):
@@ -249,3 +258,19 @@ def _output_width(session: ort.InferenceSession, meta: dict) -> int:
         feeds["token_type_ids"][:] = 0
     (value,) = session.run([meta["output"]], feeds)
     return int(value.shape[-1])
+
+
+def parse_bundle_args(args: Sequence[str]) -> list[tuple[str, Path]]:
+    """`NAME=PATH` or `PATH` (named after its folder) → (name, path); names must be unique (how `distilkit serve`
+    and `distilkit export-triton` name the bundles they are given)."""
+    pairs: list[tuple[str, Path]] = []
+    for arg in args:
+        name, sep, path = arg.partition("=")
+        if not sep:
+            name, path = Path(arg).resolve().name, arg
+        if not name or not path:
+            raise DistilkitError(f"bundle {arg!r}: expected NAME=PATH or PATH")
+        if any(name == n for n, _ in pairs):
+            raise DistilkitError(f"bundle name {name!r} given twice (name them: NAME=PATH)")
+        pairs.append((name, Path(path)))
+    return pairs

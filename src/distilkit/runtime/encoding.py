@@ -195,17 +195,34 @@ class TextEncoder:
         """Write a batch into the buffers: rows padded to the batch's longest sequence (pad id, mask 0, type 0)."""
         rows = len(encodings)
         width = max(len(e.ids) for e in encodings)
-        feeds = {}
-        for name in self.input_names:
-            view = self._buffers[name][: rows * width].reshape(rows, width)
-            view.fill(self.pad_token_id if name == "input_ids" else 0)
-            for r, encoding in enumerate(encodings):
-                n = len(encoding.ids)
-                if name == "input_ids":
-                    view[r, :n] = encoding.ids
-                elif name == "attention_mask":
-                    view[r, :n] = 1
-                else:
-                    view[r, :n] = encoding.type_ids
-            feeds[name] = view
-        return feeds
+        return {
+            name: self._write(name, self._buffers[name][: rows * width].reshape(rows, width), encodings)
+            for name in self.input_names
+        }
+
+    def padded(self, encodings: Sequence[Encoding | Piece], multiple: int = 1) -> dict[str, np.ndarray]:
+        """`encodings` as one batch in the order given, in new arrays ``[rows, width]`` (not the reused buffers):
+        padded to the longest, rounded up to a multiple of `multiple` tokens, but not past ``max_length``.
+
+        A serving engine batches only requests of the same shape (Triton's dynamic batcher); rounding widths up lets
+        requests of similar lengths share one, for at most `multiple - 1` padding tokens a row.
+        """
+        longest = max(len(e.ids) for e in encodings)
+        width = max(longest, min(-(-longest // multiple) * multiple, self.max_length))
+        return {
+            name: self._write(name, np.empty((len(encodings), width), dtype=np.int64), encodings)
+            for name in self.input_names
+        }
+
+    def _write(self, name: str, view: np.ndarray, encodings: Sequence[Encoding | Piece]) -> np.ndarray:
+        """Fill `view` ``[rows, width]`` with input `name` of each encoding, padded (pad id, mask 0, type 0)."""
+        view.fill(self.pad_token_id if name == "input_ids" else 0)
+        for r, encoding in enumerate(encodings):
+            n = len(encoding.ids)
+            if name == "input_ids":
+                view[r, :n] = encoding.ids
+            elif name == "attention_mask":
+                view[r, :n] = 1
+            else:
+                view[r, :n] = encoding.type_ids
+        return view

@@ -14,7 +14,7 @@ from distilkit.core.errors import DistilkitError
 from distilkit.core.long_text import LongTextReport, long_text_report
 from distilkit.runtime.bundle import Bundle, load_bundle
 from distilkit.runtime.encoding import Documents, TextEncoder, untruncated
-from distilkit.runtime.probabilities import softmax
+from distilkit.runtime.probabilities import label_scores, softmax
 from distilkit.runtime.tagging import WordTagger
 
 
@@ -124,19 +124,11 @@ class Predictor:
             results = [{"embedding": [float(x) for x in vector]} for vector in raw]
         elif self.task == "sequence-classification":
             probs = softmax(np.stack(raw).astype(np.float64))
-            results = [self._label_scores(p) for p in probs]
+            results = [label_scores(p, self.labels) for p in probs]
         else:  # token classification always truncates: its rows are the tokenizer's encodings, one per text
             encodings: list[Encoding] = documents.rows  # type: ignore[assignment]
             results = [self._tags(logits, encoding) for logits, encoding in zip(raw, encodings, strict=True)]
         return results, documents
-
-    def _label_scores(self, probs: np.ndarray) -> dict[str, Any]:
-        best = int(probs.argmax())
-        return {
-            "label": self.labels[best],
-            "score": float(probs[best]),
-            "scores": {name: float(p) for name, p in zip(self.labels, probs, strict=True)},
-        }
 
     def _tags(self, logits: np.ndarray, encoding: Encoding) -> dict[str, Any]:
         probs = softmax(logits.astype(np.float64))

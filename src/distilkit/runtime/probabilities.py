@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
@@ -10,3 +12,13 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=-1, keepdims=True)
     exp = np.exp(shifted)
     return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def label_scores(probs: np.ndarray, labels: list[str]) -> dict[str, Any]:
+    """A text's result from its label probabilities ``[labels]``: the best label, its probability, all of them."""
+    best = int(probs.argmax())
+    return {
+        "label": labels[best],
+        "score": float(probs[best]),
+        "scores": {name: float(p) for name, p in zip(labels, probs, strict=True)},
+    }

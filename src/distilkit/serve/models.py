@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from distilkit.core.errors import DistilkitError
 from distilkit.runtime import Predictor
+from distilkit.runtime.bundle import parse_bundle_args
 
 
 @dataclass
@@ -47,21 +47,6 @@ class ServedModel:
         for result, cut in zip(results, truncated, strict=True):
             result["truncated"] = cut
         return results
-
-
-def parse_bundle_args(args: Sequence[str]) -> list[tuple[str, Path]]:
-    """`NAME=PATH` or `PATH` (named after its folder) → (name, path); names must be unique."""
-    pairs: list[tuple[str, Path]] = []
-    for arg in args:
-        name, sep, path = arg.partition("=")
-        if not sep:
-            name, path = Path(arg).resolve().name, arg
-        if not name or not path:
-            raise DistilkitError(f"bundle {arg!r}: expected NAME=PATH or PATH")
-        if any(name == n for n, _ in pairs):
-            raise DistilkitError(f"bundle name {name!r} given twice (name them: NAME=PATH)")
-        pairs.append((name, Path(path)))
-    return pairs
 
 
 def load_models(args: Sequence[str], forward_batch: int, threads: int | None) -> dict[str, ServedModel]:
