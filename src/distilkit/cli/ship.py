@@ -1,4 +1,5 @@
-"""`distilkit export`, `predict` and `serve`: a checked ONNX bundle, run without torch, behind HTTP."""
+"""`distilkit export`, `predict`, `serve` and `export-triton`: a checked ONNX bundle, run without torch, behind HTTP,
+or in a Triton model repository."""
 
 from __future__ import annotations
 
@@ -187,3 +188,48 @@ def serve(
         graceful_timeout_s=graceful_timeout,
     )
     run_server(settings, bundles, chatbot, chat_model)
+
+
+@app.command("export-triton")
+def export_triton(
+    bundles: Annotated[list[str], typer.Argument(help="Bundle folders as NAME=PATH or PATH (named after the folder).")],
+    out: Annotated[Path, typer.Option(help="Triton model repository folder to write (replaced whole).")],
+    onnx_backend: Annotated[
+        str,
+        typer.Option(
+            help="onnxruntime (Triton's ONNX backend, production) or python (the graph on ONNX Runtime inside a "
+            "Python-backend model, for a Triton without the onnxruntime backend, e.g. nvidia-pytriton's)."
+        ),
+    ] = "onnxruntime",
+    max_batch: Annotated[int, typer.Option(min=1, help="Rows the graph model batches (max_batch_size).")] = 32,
+    queue_delay_us: Annotated[
+        int, typer.Option(min=0, help="Dynamic batching: longest a request waits for others (microseconds).")
+    ] = 2000,
+    instances: Annotated[int, typer.Option(min=1, help="CPU instances of every model (replicas in one server).")] = 1,
+    threads: Annotated[int, typer.Option(min=1, help="ONNX Runtime intra-op threads per graph instance.")] = 1,
+    pad_multiple: Annotated[
+        int, typer.Option(min=1, help="Pad token rows to a multiple of this, so requests of similar length batch.")
+    ] = 16,
+    config: Config = None,
+) -> None:
+    """Turn bundles into a Triton model repository (for Triton, KServe, Seldon): per bundle an ensemble NAME of
+    tokenizer → ONNX graph → decoder answering the Open Inference Protocol, as `distilkit serve` does on /v2
+    (torch-free)."""
+    from distilkit.core.atomic import check_writable
+    from distilkit.export.triton import RepositorySettings, write_repository
+
+    check_writable(out)
+    settings = RepositorySettings(
+        onnx_backend=onnx_backend,
+        max_batch=max_batch,
+        queue_delay_us=queue_delay_us,
+        instances=instances,
+        threads=threads,
+        pad_multiple=pad_multiple,
+    )
+    tasks = write_repository(bundles, out, settings)
+    for name, task in tasks.items():
+        typer.echo(f"{name} ({task}): {name}-tokenize → {name}-model → {name}-decode")
+    typer.echo(f"repository written to {out}")
+    typer.echo(f"serve it: tritonserver --model-repository={out.resolve()}  (its Python needs: pip install distilkit)")
+    typer.echo(f"then: POST /v2/models/{next(iter(tasks))}/infer (the Open Inference Protocol, input TEXT)")
