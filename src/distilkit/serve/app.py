@@ -6,6 +6,8 @@ and awaits the result, so thousands of waiting clients cost the loop nothing. Wh
 that is not valid Unicode, 500 the model failed on this request's texts (or a bug), 503 queue full or shutting down
 (with Retry-After, answered at once), 504 not answered within the timeout.
 
+The same models answer the Open Inference Protocol under /v2 (`oip`), through the same queues.
+
 One request must never break another's (issue 18): a text no tokenizer can encode is refused before it is queued, a
 batch whose forward pass fails is retried request by request (see `Batcher`), and every answer, a 500 included, is
 counted in /metrics and has a `{"detail": "..."}` body.
@@ -32,6 +34,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, Response
 
 from distilkit.core.errors import DistilkitError
+from distilkit.serve import oip
 from distilkit.serve.batcher import Batcher, QueueFull, ShuttingDown
 from distilkit.serve.chatbot import Chatbot
 from distilkit.serve.config import ServeConfig
@@ -61,6 +64,7 @@ ENDPOINTS = {
     "/v1/ner",
     "/v1/embed",
     "/v1/chat",
+    *oip.ROUTES,
 }
 log = logging.getLogger("distilkit.serve")
 TASK_OF = {"classify": "sequence-classification", "ner": "token-classification", "embed": "embedding"}
@@ -341,6 +345,8 @@ def create_app(state: ServerState) -> FastAPI:
             latency_ms=_ms(start),
             **answer,
         )
+
+    oip.add_routes(app, state, guarded)
 
     tasks = sorted({m.task for m in state.models.values()})
     page = render_page(tasks, chat=state.chatbot is not None, needs_token=cfg.token is not None)

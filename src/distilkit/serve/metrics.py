@@ -1,11 +1,14 @@
 """Prometheus metrics of one server: requests, latency, batch sizes, queue depth, refusals.
 
 Each app has its own registry (not the process-global one), so two servers in one process (tests) do not share
-counters. Endpoint labels are the app's own route paths; any other path is counted as "other", so a client probing
-random URLs cannot grow the number of series without bound.
+counters. Endpoint labels are the app's own route paths, a path with a model's name in it by its template
+(``/v2/models/{name}/infer``); any other path is counted as "other", so a client probing random URLs cannot grow the
+number of series without bound.
 """
 
 from __future__ import annotations
+
+import re
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -19,7 +22,12 @@ class ServerMetrics:
     """The metric objects, and the text exposition `/metrics` returns."""
 
     def __init__(self, endpoints: set[str]):
-        self.endpoints = endpoints
+        self.endpoints = {e for e in endpoints if "{name}" not in e}
+        self.templates = [
+            (re.compile("^" + re.escape(e).replace(re.escape("{name}"), "[^/]+") + "$"), e)
+            for e in sorted(endpoints)
+            if "{name}" in e
+        ]
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "distilkit_requests", "HTTP requests by endpoint and status", ["endpoint", "status"], registry=self.registry
@@ -47,7 +55,9 @@ class ServerMetrics:
         )
 
     def endpoint(self, path: str) -> str:
-        return path if path in self.endpoints else "other"
+        if path in self.endpoints:
+            return path
+        return next((template for pattern, template in self.templates if pattern.match(path)), "other")
 
     def observe_request(self, path: str, status: int, seconds: float) -> None:
         endpoint = self.endpoint(path)
