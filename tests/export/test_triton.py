@@ -124,6 +124,15 @@ class Tensor:
         return self._array
 
 
+class TritonError(str):
+    INVALID_ARG = 3
+
+    def __new__(cls, message: str, code: int = 0):
+        error = super().__new__(cls, message)
+        error.code = code
+        return error
+
+
 class Response:
     def __init__(self, output_tensors=None, error=None):
         self.tensors = {t.name(): t.as_numpy() for t in output_tensors or []}
@@ -135,7 +144,7 @@ def fake_triton(monkeypatch) -> None:
     module = types.ModuleType("triton_python_backend_utils")
     module.Tensor = Tensor
     module.InferenceResponse = Response
-    module.TritonError = lambda message: message
+    module.TritonError = TritonError
     module.get_input_tensor_by_name = lambda request, name: request.get(name)
     monkeypatch.setitem(sys.modules, "triton_python_backend_utils", module)
 
@@ -218,6 +227,7 @@ def test_a_request_with_more_rows_than_the_graph_takes_fails_alone(repository, m
     assert "at most 16 per request" in tokenized[0].error
     assert tokenized[1].error is None and tokenized[1].tensors["input_ids"].shape == (1, 16)  # padded to 16
     assert tokenized[2].error == "TEXT[0]: not valid UTF-8"
+    assert {tokenized[0].error.code, tokenized[2].error.code} == {TritonError.INVALID_ARG}  # HTTP 400
 
 
 def test_the_graph_runner_batches_requests_of_one_shape(repository, bundles, monkeypatch):

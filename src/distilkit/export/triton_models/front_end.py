@@ -65,8 +65,8 @@ class TritonPythonModel:
         try:
             texts = _texts(request)
             tensors = self._tokenize(texts) if self.step == "tokenize" else self._decode(texts, request)
-        except DistilkitError as e:
-            return pb_utils.InferenceResponse(error=pb_utils.TritonError(str(e)))
+        except DistilkitError as e:  # the request's own fault: 400 on HTTP, as the protocol's other bad requests
+            return pb_utils.InferenceResponse(error=pb_utils.TritonError(str(e), pb_utils.TritonError.INVALID_ARG))
         return pb_utils.InferenceResponse([pb_utils.Tensor(name, _bytes(value)) for name, value in tensors.items()])
 
     def _tokenize(self, texts: list[str]) -> dict[str, np.ndarray]:
