@@ -1,15 +1,22 @@
-"""Load benchmark: `distilkit serve` (dynamic batching, ONNX Runtime) vs a naive FastAPI + transformers server.
+"""Load benchmark: `distilkit serve` (dynamic batching, ONNX Runtime) vs a naive FastAPI + transformers server, and
+vs Triton Inference Server on a repository written by `distilkit export-triton`.
 
-Both servers are started here, on 127.0.0.1 only, one at a time, with the same thread budget, and driven by the same
-closed-loop async clients: each client sends one text to /v1/classify, waits for the answer, sends the next. Every
+The servers are started here, on 127.0.0.1 only, one at a time, with the same thread budget, and driven by the same
+closed-loop async clients: each client sends one text, waits for the answer, sends the next: to /v1/classify, or with
+``--protocol v2`` as an Open Inference Protocol request to /v2/models/model/infer, the request Triton is sent. Every
 level is bounded twice, by a request count and by a time limit. Reported per server and client count: requests/s,
-p50/p99 latency, status counts and errors, the serving process's RSS and CPU time (requests answered per CPU-second:
-on a machine shared with other work, a server with more threads gets a larger share of the cores, so req/s alone
-measures the scheduler as much as the server), and (distilkit only, from its /metrics) the histogram of batch sizes.
+p50/p99 latency, status counts and errors, the serving processes' RSS and CPU time (summed over the server and its
+children: Triton runs each Python-backend instance as a process of its own; requests answered per CPU-second: on a
+machine shared with other work, a server with more threads gets a larger share of the cores, so req/s alone
+measures the scheduler as much as the server), and batching: distilkit's histogram of batch sizes (its /metrics),
+Triton's graph rows per execution (its nv_inference_count / nv_inference_exec_count).
 `--soak-seconds` adds a long run at a fixed request rate sampling RSS, to show no growth.
 
     python benchmarks/serve_load.py --bundle BUNDLE --model HF_FOLDER --texts TEST.csv --out runs/serve-load \\
         --clients 1,8,64 --requests 3000 --seconds 30 --threads 2
+    # distilkit serve vs Triton (nvidia-pytriton's server, installed in its own venv: pip install -e '.[engine]')
+    python benchmarks/serve_load.py --bundle BUNDLE --texts TEST.csv --out runs/serve-triton --protocol v2 \\
+        --triton-python ENGINE/bin/python --triton-instances 2 --threads 1 --requests 2000 --seconds 20
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -34,6 +42,9 @@ import psutil
 HOST = "127.0.0.1"  # never anything else: this tool only loads servers it started itself
 HERE = Path(__file__).resolve().parent
 BUCKET = re.compile(r'^distilkit_batch_size_bucket\{.*le="([^"]+)".*\}\s+([0-9.e+]+)$')
+# Triton's counters of the graph model: rows it ran (inference count) and executions (batches) it ran them in.
+TRITON_COUNT = re.compile(r'^nv_inference_(count|exec_count)\{model="model-model",version="1"\}\s+([0-9.e+]+)$')
+MODEL = "model"  # the name every server gives the bundle
 FALLBACK_TEXTS = [
     "A gripping, beautifully acted film.",
     "The plot was dull and far too long.",
@@ -58,22 +69,24 @@ def read_texts(path: Path | None, limit: int = 2000) -> list[str]:
     return read_split(path).texts[:limit]
 
 
-def start(cmd: list[str], port: int, log: Path) -> subprocess.Popen:
-    """Start a server process and wait until its /readyz answers 200."""
+def start(
+    cmd: list[str], port: int, log: Path, ready: str = "/readyz", env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """Start a server process and wait until `ready` answers 200."""
     handle = log.open("w")
-    process = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, env={**os.environ})
-    deadline = time.monotonic() + 180
+    process = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, env=env or {**os.environ})
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"server exited early, see {log}")
         try:
-            if httpx.get(f"http://{HOST}:{port}/readyz", timeout=2).status_code == 200:
+            if httpx.get(f"http://{HOST}:{port}{ready}", timeout=2).status_code == 200:
                 return process
         except httpx.TransportError:
             pass
         time.sleep(0.5)
     process.kill()
-    raise SystemExit(f"server not ready after 180 s, see {log}")
+    raise SystemExit(f"server not ready after 300 s, see {log}")
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -84,23 +97,41 @@ def stop(process: subprocess.Popen) -> None:
         process.kill()
 
 
+def tree(pid: int) -> list[psutil.Process]:
+    """The server process and all its children (Triton's Python-backend stubs)."""
+    process = psutil.Process(pid)
+    return [process, *process.children(recursive=True)]
+
+
 def rss_mb(pid: int) -> float:
-    return psutil.Process(pid).memory_info().rss / 1e6
+    """Resident memory of the server and its children (shared pages counted in each, as `ps` does)."""
+    return sum(p.memory_info().rss for p in tree(pid)) / 1e6
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of the server process so far (all its threads)."""
-    times = psutil.Process(pid).cpu_times()
-    return times.user + times.system
+    """User + system CPU time of the server and its children so far (all their threads)."""
+    return sum(t.user + t.system for t in (p.cpu_times() for p in tree(pid)))
 
 
-def batch_buckets(port: int) -> dict[str, float]:
-    """Cumulative batch-size histogram buckets from distilkit's /metrics (empty for the naive server)."""
+def scrape(port: int | None, pattern: re.Pattern) -> dict[str, float]:
+    """Values of the metrics lines matching `pattern` (group 1 the key, group 2 the value); empty without metrics."""
+    if port is None:
+        return {}
     try:
         text = httpx.get(f"http://{HOST}:{port}/metrics", timeout=5).text
     except httpx.TransportError:
         return {}
-    return {m[1]: float(m[2]) for line in text.splitlines() if (m := BUCKET.match(line))}
+    return {m[1]: float(m[2]) for line in text.splitlines() if (m := pattern.match(line))}
+
+
+def batching(before: dict[str, float], after: dict[str, float], triton: bool) -> dict[str, float | int]:
+    """What the server batched during one level: distilkit's batch-size histogram, or Triton's graph rows per
+    execution of its graph model."""
+    if not triton:
+        return histogram(before, after)
+    executions = after.get("exec_count", 0) - before.get("exec_count", 0)
+    rows = after.get("count", 0) - before.get("count", 0)
+    return {"graph_rows_per_execution": round(rows / executions, 2)} if executions else {}
 
 
 def histogram(before: dict[str, float], after: dict[str, float]) -> dict[str, int]:
@@ -155,9 +186,26 @@ class Connection:
         self.reader = self.writer = None
 
 
-async def drive(port: int, texts: list[str], clients: int, max_requests: int, max_seconds: float, rate: float = 0):
+def bodies_of(texts: list[str], protocol: str) -> list[bytes]:
+    """One request body per text: distilkit's /v1 JSON, or the Open Inference Protocol's one BYTES input."""
+    if protocol == "v1":
+        return [json.dumps({"text": t}).encode() for t in texts]
+    return [
+        json.dumps({"inputs": [{"name": "TEXT", "shape": [1], "datatype": "BYTES", "data": [t]}]}).encode()
+        for t in texts
+    ]
+
+
+async def drive(
+    port: int,
+    bodies: list[bytes],
+    path: str,
+    clients: int,
+    max_requests: int,
+    max_seconds: float,
+    rate: float = 0,
+):
     """Closed-loop clients until `max_requests` are sent or `max_seconds` pass; `rate` > 0 paces the total req/s."""
-    bodies = [json.dumps({"text": t}).encode() for t in texts]
     latencies: list[float] = []
     refusals: list[float] = []  # 503s: over capacity they must come back at once
     statuses: Counter = Counter()
@@ -176,7 +224,7 @@ async def drive(port: int, texts: list[str], clients: int, max_requests: int, ma
                 await asyncio.sleep(max(0.0, start + index / rate - time.perf_counter()))
             t0 = time.perf_counter()
             try:
-                status = await asyncio.wait_for(connection.post("/v1/classify", bodies[index % len(bodies)]), 60)
+                status = await asyncio.wait_for(connection.post(path, bodies[index % len(bodies)]), 60)
                 statuses[status] += 1
                 if status == 200:
                     latencies.append(time.perf_counter() - t0)
@@ -205,29 +253,47 @@ async def drive(port: int, texts: list[str], clients: int, max_requests: int, ma
     }
 
 
-def bench_server(name: str, cmd: list[str], port: int, args, texts: list[str]) -> dict:
-    process = start(cmd, port, args.out / f"{name}.log")
+@dataclass
+class Server:
+    """How to start one server and what to send it."""
+
+    name: str
+    cmd: list[str]
+    port: int
+    path: str  # inference endpoint
+    bodies: list[bytes]
+    ready: str = "/readyz"
+    env: dict[str, str] | None = None
+    metrics_port: int | None = None  # where its Prometheus metrics are (None: none)
+    triton: bool = False
+
+
+def bench_server(server: Server, args) -> dict:
+    process = start(server.cmd, server.port, args.out / f"{server.name}.log", server.ready, server.env)
+    pattern = TRITON_COUNT if server.triton else BUCKET
     try:
-        asyncio.run(drive(port, texts, 4, 40, 60))  # warm-up, not reported
+        asyncio.run(drive(server.port, server.bodies, server.path, 4, 40, 60))  # warm-up, not reported
         levels = []
         for clients in args.clients:
-            before, cpu_before = batch_buckets(port), cpu_seconds(process.pid)
-            level = asyncio.run(drive(port, texts, clients, args.requests, args.seconds))
+            before, cpu_before = scrape(server.metrics_port, pattern), cpu_seconds(process.pid)
+            level = asyncio.run(drive(server.port, server.bodies, server.path, clients, args.requests, args.seconds))
             cpu = cpu_seconds(process.pid) - cpu_before
             level["server_cpu_s"] = round(cpu, 2)
             # Requests answered per CPU-second the server used: its efficiency, whatever share of a busy machine it got.
             level["ok_per_cpu_s"] = round(level["ok"] / max(cpu, 1e-9), 1)
-            level["batch_sizes"] = histogram(before, batch_buckets(port))
+            level["batch_sizes"] = batching(before, scrape(server.metrics_port, pattern), server.triton)
             level["rss_mb"] = round(rss_mb(process.pid), 1)
             levels.append(level)
-            print(name, json.dumps(level), flush=True)
-        soak = soak_run(port, process.pid, texts, args) if name == "distilkit" and args.soak_seconds else None
+            print(server.name, json.dumps(level), flush=True)
+        soak = None
+        if server.name == "distilkit" and args.soak_seconds:
+            soak = soak_run(server, process.pid, args)
     finally:
         stop(process)
-    return {"command": " ".join(cmd), "levels": levels, "soak": soak}
+    return {"command": " ".join(server.cmd), "levels": levels, "soak": soak}
 
 
-def soak_run(port: int, pid: int, texts: list[str], args) -> dict:
+def soak_run(server: Server, pid: int, args) -> dict:
     """Fixed-rate load for `soak_seconds`, sampling RSS every 10 s (the process should not grow)."""
     samples: list[tuple[float, float]] = []
 
@@ -238,7 +304,7 @@ def soak_run(port: int, pid: int, texts: list[str], args) -> dict:
             await asyncio.sleep(10)
 
     async def both():
-        load = drive(port, texts, 8, 10**9, args.soak_seconds, rate=args.soak_rate)
+        load = drive(server.port, server.bodies, server.path, 8, 10**9, args.soak_seconds, rate=args.soak_rate)
         return (await asyncio.gather(load, sample()))[0]
 
     level = asyncio.run(both())
@@ -270,6 +336,37 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def triton_server(args, texts: list[str]) -> Server:
+    """Triton over a repository of the bundle (its graph on ONNX Runtime in a Python-backend model: this Triton has no
+    onnxruntime backend), `--triton-instances` instances of every model, `--threads` threads per graph instance."""
+    from distilkit.export.triton import RepositorySettings, write_repository
+    from distilkit.export.triton_local import Engine
+
+    settings = RepositorySettings(
+        onnx_backend="python",
+        max_batch=args.max_batch,
+        queue_delay_us=int(args.max_wait_ms * 1000),
+        instances=args.triton_instances,
+        threads=args.threads,
+    )
+    write_repository([f"{MODEL}={args.bundle}"], args.out / "triton-repo", settings)
+    port, metrics_port = free_port(), free_port()
+    cmd, env = Engine.find(args.triton_python).command(
+        args.out / "triton-repo", args.out / "triton-work", port, free_port(), metrics_port
+    )
+    return Server(
+        "triton",
+        cmd,
+        port,
+        f"/v2/models/{MODEL}/infer",
+        bodies_of(texts, "v2"),
+        ready="/v2/health/ready",
+        env=env,
+        metrics_port=metrics_port,
+        triton=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bundle", type=Path, required=True, help="sequence-classification bundle for distilkit")
@@ -278,11 +375,14 @@ def main() -> None:
     parser.add_argument("--clients", type=lambda s: [int(x) for x in s.split(",")], default=[1, 8, 64])
     parser.add_argument("--requests", type=int, default=3000, help="most requests per level")
     parser.add_argument("--seconds", type=float, default=30, help="longest time per level")
-    parser.add_argument("--threads", type=int, default=2, help="inference threads of each server")
+    parser.add_argument("--threads", type=int, default=2, help="inference threads of each server (per instance)")
     parser.add_argument("--max-batch", type=int, default=32)
     parser.add_argument("--forward-batch", type=int, default=8, help="distilkit's texts per ONNX Runtime call")
-    parser.add_argument("--max-wait-ms", type=float, default=5)
+    parser.add_argument("--max-wait-ms", type=float, default=5, help="batching wait (Triton: its queue delay)")
     parser.add_argument("--max-queue", type=int, default=256, help="distilkit's queue bound (small: over capacity)")
+    parser.add_argument("--protocol", choices=("v1", "v2"), default="v1", help="distilkit's endpoint: /v1 or /v2")
+    parser.add_argument("--triton-python", type=Path, help="python of the venv with nvidia-pytriton: bench Triton")
+    parser.add_argument("--triton-instances", type=int, default=2, help="Triton instances of every model")
     parser.add_argument("--soak-seconds", type=float, default=0, help="after the levels: a fixed-rate run this long")
     parser.add_argument("--soak-rate", type=float, default=50, help="requests/s during the soak")
     parser.add_argument("--out", type=Path, required=True)
@@ -291,17 +391,21 @@ def main() -> None:
     texts = read_texts(args.texts)
     servers = {}
     port = free_port()
-    distilkit_cmd = [sys.executable, "-m", "distilkit", "serve", f"model={args.bundle}", "--port", str(port)]
+    distilkit_cmd = [sys.executable, "-m", "distilkit", "serve", f"{MODEL}={args.bundle}", "--port", str(port)]
     distilkit_cmd += ["--threads", str(args.threads), "--max-batch", str(args.max_batch)]
     distilkit_cmd += ["--forward-batch", str(args.forward_batch)]
     distilkit_cmd += ["--max-wait-ms", str(args.max_wait_ms), "--max-queue", str(args.max_queue)]
     distilkit_cmd += ["--max-texts", str(min(64, args.max_queue))]
-    servers["distilkit"] = bench_server("distilkit", distilkit_cmd, port, args, texts)
+    path = "/v1/classify" if args.protocol == "v1" else f"/v2/models/{MODEL}/infer"
+    distilkit = Server("distilkit", distilkit_cmd, port, path, bodies_of(texts, args.protocol), metrics_port=port)
+    servers["distilkit"] = bench_server(distilkit, args)
+    if args.triton_python is not None:
+        servers["triton"] = bench_server(triton_server(args, texts), args)
     if args.model is not None:
         port = free_port()
         naive_cmd = [sys.executable, str(HERE / "naive_server.py"), str(args.model), "--port", str(port)]
         naive_cmd += ["--threads", str(args.threads)]
-        servers["naive"] = bench_server("naive", naive_cmd, port, args, texts)
+        servers["naive"] = bench_server(Server("naive", naive_cmd, port, "/v1/classify", bodies_of(texts, "v1")), args)
     report = {
         "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "texts": len(texts),

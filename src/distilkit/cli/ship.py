@@ -232,4 +232,6 @@ def export_triton(
         typer.echo(f"{name} ({task}): {name}-tokenize → {name}-model → {name}-decode")
     typer.echo(f"repository written to {out}")
     typer.echo(f"serve it: tritonserver --model-repository={out.resolve()}  (its Python needs: pip install distilkit)")
+    if onnx_backend == "python":
+        typer.echo(f"or here: python -m distilkit.export.triton_local {out} --python ENGINE/bin/python (README)")
     typer.echo(f"then: POST /v2/models/{next(iter(tasks))}/infer (the Open Inference Protocol, input TEXT)")
