@@ -34,6 +34,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -42,8 +43,6 @@ import psutil
 HOST = "127.0.0.1"  # never anything else: this tool only loads servers it started itself
 HERE = Path(__file__).resolve().parent
 BUCKET = re.compile(r'^distilkit_batch_size_bucket\{.*le="([^"]+)".*\}\s+([0-9.e+]+)$')
-# Triton's counters of the graph model: rows it ran (inference count) and executions (batches) it ran them in.
-TRITON_COUNT = re.compile(r'^nv_inference_(count|exec_count)\{model="model-model",version="1"\}\s+([0-9.e+]+)$')
 MODEL = "model"  # the name every server gives the bundle
 FALLBACK_TEXTS = [
     "A gripping, beautifully acted film.",
@@ -108,30 +107,73 @@ def rss_mb(pid: int) -> float:
     return sum(p.memory_info().rss for p in tree(pid)) / 1e6
 
 
+def pss_mb(pid: int) -> float:
+    """Proportional set size of the server and its children: each shared page split among the processes sharing it,
+    so the sum is what the server tree costs the machine (Triton's stubs share the Python and library pages)."""
+    return sum(p.memory_full_info().pss for p in tree(pid)) / 1e6
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of the server and its children so far (all their threads)."""
     return sum(t.user + t.system for t in (p.cpu_times() for p in tree(pid)))
 
 
-def scrape(port: int | None, pattern: re.Pattern) -> dict[str, float]:
-    """Values of the metrics lines matching `pattern` (group 1 the key, group 2 the value); empty without metrics."""
-    if port is None:
-        return {}
+@dataclass
+class Server:
+    """How to start one server and what to send it."""
+
+    name: str
+    cmd: list[str]
+    port: int
+    path: str  # inference endpoint
+    bodies: list[bytes]
+    ready: str = "/readyz"
+    env: dict[str, str] | None = None
+    metrics: bool = True  # distilkit's /metrics (the naive server has none)
+    triton: bool = False
+
+
+def scrape(server: Server) -> dict[str, float]:
+    """The server's cumulative batching counters: distilkit's batch-size histogram buckets (its /metrics), or per
+    Triton model its rows, executions and queue and compute nanoseconds (its statistics extension)."""
     try:
-        text = httpx.get(f"http://{HOST}:{port}/metrics", timeout=5).text
-    except httpx.TransportError:
+        if not server.triton:
+            text = httpx.get(f"http://{HOST}:{server.port}/metrics", timeout=5).text
+            return {m[1]: float(m[2]) for line in text.splitlines() if (m := BUCKET.match(line))}
+        stats = httpx.get(f"http://{HOST}:{server.port}/v2/models/stats", timeout=5).json()["model_stats"]
+    except (httpx.TransportError, ValueError, KeyError):
         return {}
-    return {m[1]: float(m[2]) for line in text.splitlines() if (m := pattern.match(line))}
+    counters = {}
+    for model in stats:
+        step = model["name"].removeprefix(f"{MODEL}-") if model["name"] != MODEL else "ensemble"
+        times = model["inference_stats"]
+        counters[f"{step}.rows"] = float(model["inference_count"])
+        counters[f"{step}.executions"] = float(model["execution_count"])
+        counters[f"{step}.requests"] = float(times["success"]["count"])
+        # Per request: its wait in the model's queue, and the duration of the execution it was part of.
+        counters[f"{step}.queue_ns"] = float(times["queue"]["ns"])
+        compute = ("compute_input", "compute_infer", "compute_output")
+        counters[f"{step}.compute_ns"] = float(sum(times[k]["ns"] for k in compute))
+    return counters
 
 
-def batching(before: dict[str, float], after: dict[str, float], triton: bool) -> dict[str, float | int]:
-    """What the server batched during one level: distilkit's batch-size histogram, or Triton's graph rows per
-    execution of its graph model."""
+def batching(before: dict[str, float], after: dict[str, float], triton: bool) -> dict[str, Any]:
+    """What the server batched during one level: distilkit's batch-size histogram, or per Triton model (tokenize,
+    graph, decode) the rows per execution, and per request its mean wait in the model's queue and the mean duration
+    of the execution it was run in, in ms (Triton's statistics count both per request)."""
     if not triton:
         return histogram(before, after)
-    executions = after.get("exec_count", 0) - before.get("exec_count", 0)
-    rows = after.get("count", 0) - before.get("count", 0)
-    return {"graph_rows_per_execution": round(rows / executions, 2)} if executions else {}
+    delta = {key: after.get(key, 0.0) - before.get(key, 0.0) for key in after}
+    out = {}
+    for step in ("tokenize", "model", "decode"):
+        executions, requests = delta.get(f"{step}.executions", 0), delta.get(f"{step}.requests", 0)
+        if executions and requests:
+            out[step] = {
+                "rows_per_exec": round(delta[f"{step}.rows"] / executions, 2),
+                "queue_ms": round(delta[f"{step}.queue_ns"] / requests / 1e6, 2),
+                "compute_ms": round(delta[f"{step}.compute_ns"] / requests / 1e6, 2),
+            }
+    return out
 
 
 def histogram(before: dict[str, float], after: dict[str, float]) -> dict[str, int]:
@@ -253,36 +295,23 @@ async def drive(
     }
 
 
-@dataclass
-class Server:
-    """How to start one server and what to send it."""
-
-    name: str
-    cmd: list[str]
-    port: int
-    path: str  # inference endpoint
-    bodies: list[bytes]
-    ready: str = "/readyz"
-    env: dict[str, str] | None = None
-    metrics_port: int | None = None  # where its Prometheus metrics are (None: none)
-    triton: bool = False
-
-
 def bench_server(server: Server, args) -> dict:
     process = start(server.cmd, server.port, args.out / f"{server.name}.log", server.ready, server.env)
-    pattern = TRITON_COUNT if server.triton else BUCKET
     try:
         asyncio.run(drive(server.port, server.bodies, server.path, 4, 40, 60))  # warm-up, not reported
         levels = []
         for clients in args.clients:
-            before, cpu_before = scrape(server.metrics_port, pattern), cpu_seconds(process.pid)
+            before, cpu_before = scrape(server) if server.metrics else {}, cpu_seconds(process.pid)
             level = asyncio.run(drive(server.port, server.bodies, server.path, clients, args.requests, args.seconds))
             cpu = cpu_seconds(process.pid) - cpu_before
             level["server_cpu_s"] = round(cpu, 2)
             # Requests answered per CPU-second the server used: its efficiency, whatever share of a busy machine it got.
             level["ok_per_cpu_s"] = round(level["ok"] / max(cpu, 1e-9), 1)
-            level["batch_sizes"] = batching(before, scrape(server.metrics_port, pattern), server.triton)
+            after = scrape(server) if server.metrics else {}
+            level["batch_sizes"] = batching(before, after, server.triton)
             level["rss_mb"] = round(rss_mb(process.pid), 1)
+            level["pss_mb"] = round(pss_mb(process.pid), 1)
+            level["processes"] = len(tree(process.pid))
             levels.append(level)
             print(server.name, json.dumps(level), flush=True)
         soak = None
@@ -323,14 +352,14 @@ def soak_run(server: Server, pid: int, args) -> dict:
 
 def markdown(report: dict) -> str:
     lines = [
-        "| server | clients | req/s | p50 ms | p99 ms | req/CPU-s | statuses | errors | RSS MB | batch sizes |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| server | clients | req/s | p50 ms | p99 ms | req/CPU-s | statuses | errors | RSS MB | PSS MB | batching |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, result in report["servers"].items():
         for lv in result["levels"]:
             lines.append(
                 f"| {name} | {lv['clients']} | {lv['requests_per_s']} | {lv['p50_ms']} | {lv['p99_ms']} | "
-                f"{lv['ok_per_cpu_s']} | {lv['statuses']} | {lv['errors'] or 0} | {lv['rss_mb']} | "
+                f"{lv['ok_per_cpu_s']} | {lv['statuses']} | {lv['errors'] or 0} | {lv['rss_mb']} | {lv['pss_mb']} | "
                 f"{lv['batch_sizes'] or '-'} |"
             )
     return "\n".join(lines) + "\n"
@@ -338,7 +367,8 @@ def markdown(report: dict) -> str:
 
 def triton_server(args, texts: list[str]) -> Server:
     """Triton over a repository of the bundle (its graph on ONNX Runtime in a Python-backend model: this Triton has no
-    onnxruntime backend), `--triton-instances` instances of every model, `--threads` threads per graph instance."""
+    onnxruntime backend), `--triton-instances` instances of every model sharing the `--threads` budget (at least one
+    thread each), so both servers get the same number of inference threads."""
     from distilkit.export.triton import RepositorySettings, write_repository
     from distilkit.export.triton_local import Engine
 
@@ -347,12 +377,13 @@ def triton_server(args, texts: list[str]) -> Server:
         max_batch=args.max_batch,
         queue_delay_us=int(args.max_wait_ms * 1000),
         instances=args.triton_instances,
-        threads=args.threads,
+        threads=max(1, args.threads // args.triton_instances),
+        pad_multiple=args.triton_pad_multiple,
     )
     write_repository([f"{MODEL}={args.bundle}"], args.out / "triton-repo", settings)
-    port, metrics_port = free_port(), free_port()
+    port = free_port()
     cmd, env = Engine.find(args.triton_python).command(
-        args.out / "triton-repo", args.out / "triton-work", port, free_port(), metrics_port
+        args.out / "triton-repo", args.out / "triton-work", port, free_port()
     )
     return Server(
         "triton",
@@ -362,7 +393,6 @@ def triton_server(args, texts: list[str]) -> Server:
         bodies_of(texts, "v2"),
         ready="/v2/health/ready",
         env=env,
-        metrics_port=metrics_port,
         triton=True,
     )
 
@@ -375,7 +405,7 @@ def main() -> None:
     parser.add_argument("--clients", type=lambda s: [int(x) for x in s.split(",")], default=[1, 8, 64])
     parser.add_argument("--requests", type=int, default=3000, help="most requests per level")
     parser.add_argument("--seconds", type=float, default=30, help="longest time per level")
-    parser.add_argument("--threads", type=int, default=2, help="inference threads of each server (per instance)")
+    parser.add_argument("--threads", type=int, default=2, help="inference threads of each server (Triton: shared)")
     parser.add_argument("--max-batch", type=int, default=32)
     parser.add_argument("--forward-batch", type=int, default=8, help="distilkit's texts per ONNX Runtime call")
     parser.add_argument("--max-wait-ms", type=float, default=5, help="batching wait (Triton: its queue delay)")
@@ -383,6 +413,7 @@ def main() -> None:
     parser.add_argument("--protocol", choices=("v1", "v2"), default="v1", help="distilkit's endpoint: /v1 or /v2")
     parser.add_argument("--triton-python", type=Path, help="python of the venv with nvidia-pytriton: bench Triton")
     parser.add_argument("--triton-instances", type=int, default=2, help="Triton instances of every model")
+    parser.add_argument("--triton-pad-multiple", type=int, default=16, help="token rows padded to a multiple of this")
     parser.add_argument("--soak-seconds", type=float, default=0, help="after the levels: a fixed-rate run this long")
     parser.add_argument("--soak-rate", type=float, default=50, help="requests/s during the soak")
     parser.add_argument("--out", type=Path, required=True)
@@ -397,7 +428,7 @@ def main() -> None:
     distilkit_cmd += ["--max-wait-ms", str(args.max_wait_ms), "--max-queue", str(args.max_queue)]
     distilkit_cmd += ["--max-texts", str(min(64, args.max_queue))]
     path = "/v1/classify" if args.protocol == "v1" else f"/v2/models/{MODEL}/infer"
-    distilkit = Server("distilkit", distilkit_cmd, port, path, bodies_of(texts, args.protocol), metrics_port=port)
+    distilkit = Server("distilkit", distilkit_cmd, port, path, bodies_of(texts, args.protocol))
     servers["distilkit"] = bench_server(distilkit, args)
     if args.triton_python is not None:
         servers["triton"] = bench_server(triton_server(args, texts), args)
@@ -405,7 +436,8 @@ def main() -> None:
         port = free_port()
         naive_cmd = [sys.executable, str(HERE / "naive_server.py"), str(args.model), "--port", str(port)]
         naive_cmd += ["--threads", str(args.threads)]
-        servers["naive"] = bench_server(Server("naive", naive_cmd, port, "/v1/classify", bodies_of(texts, "v1")), args)
+        naive = Server("naive", naive_cmd, port, "/v1/classify", bodies_of(texts, "v1"), metrics=False)
+        servers["naive"] = bench_server(naive, args)
     report = {
         "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "texts": len(texts),
