@@ -22,6 +22,7 @@ from distilkit.core.errors import DistilkitError
 from distilkit.core.long_text import LongText
 from distilkit.export import export_bundle
 from distilkit.export.triton import RepositorySettings, write_repository
+from distilkit.export.triton_local import Engine
 from distilkit.runtime import Predictor
 
 MAX_LENGTH = 16  # a 16-token window: the long texts below need several
@@ -277,3 +278,30 @@ def test_bad_bundles_and_settings_are_one_line_errors(bundles, tmp_path):
     with pytest.raises(DistilkitError, match="onnx_backend: expected one of onnxruntime, python"):
         RepositorySettings(onnx_backend="tensorrt")
     assert not (tmp_path / "repo").exists()
+
+
+def test_the_local_engine_is_found_or_named_missing_and_listens_on_loopback(tmp_path):
+    with pytest.raises(DistilkitError, match="no Triton engine there .*pip install 'distilkit\\[engine\\]' there"):
+        Engine.find(Path(sys.executable))  # the test environment has no nvidia-pytriton
+    with pytest.raises(DistilkitError, match="no such Python"):
+        Engine.find(tmp_path / "nope" / "python")
+    files = {name: tmp_path / name for name in ("tritonserver", "libtriton_python.so", "utils.py", "stub")}
+    for path in files.values():
+        path.touch()
+    engine = Engine(
+        python=tmp_path / "venv" / "bin" / "python",
+        server=files["tritonserver"],
+        libraries=tmp_path / "libs",
+        python_backend=tmp_path,
+        stub=files["stub"],
+        libpython_dir=tmp_path / "lib",
+    )
+    argv, env = engine.command(tmp_path / "repo", tmp_path / "work", 8000, 8001)
+    assert argv[0] == str(files["tritonserver"])
+    assert "--http-address=127.0.0.1" in argv and "--grpc-address=127.0.0.1" in argv
+    assert "--allow-metrics=false" in argv
+    backend = tmp_path / "work" / "backends" / "python"
+    assert f"--backend-directory={backend.parent}" in argv
+    assert (backend / "triton_python_backend_stub").resolve() == files["stub"]
+    assert env["PATH"].startswith(str(tmp_path / "venv" / "bin") + ":")
+    assert env["LD_LIBRARY_PATH"].split(":")[:2] == [str(tmp_path / "libs"), str(tmp_path / "lib")]
