@@ -26,9 +26,7 @@ def infer(client: Any, model: str, texts: list[str], outputs: list[str] | None =
     assert response.status_code == 200, response.text
     answer = response.json()
     assert answer["model_name"] == model
-    return {
-        t["name"]: np.array(t["data"], dtype=DTYPES[t["datatype"]]).reshape(t["shape"]) for t in answer["outputs"]
-    }
+    return {t["name"]: np.array(t["data"], dtype=DTYPES[t["datatype"]]).reshape(t["shape"]) for t in answer["outputs"]}
 
 
 def classify(client: Any, model: str, texts: list[str], labels: list[str]) -> list[dict[str, Any]]:
