@@ -3,35 +3,43 @@
 `distilkit predict` gives on the same bundles: labels and scores (a long text read in windows), word tags and
 entities. The same client code then passes against `distilkit serve`.
 
-The engine pins numpy < 2 and so lives in its own venv (``pip install -e '.[engine]'`` there, torch-free); the test
-runs when ``$DISTILKIT_ENGINE_PYTHON`` names that venv's python (``pytest -m engine`` selects it), and is skipped,
-saying so, otherwise; the last test, against `distilkit serve`, needs no engine and always runs. About a minute: the
-server starts 12 Python-backend processes (2 instances of 3 models, 2 bundles).
+The engine pins numpy < 2 and so lives in its own venv, torch-free: ``$DISTILKIT_ENGINE_PYTHON`` names its python,
+or the test builds one once under the distilkit cache (``engine-venv-<hash of pyproject.toml>``: this checkout with
+its ``[engine]`` extra, from the package registry; a minute or two the first time) and runs it with this checkout's
+``src`` first on PYTHONPATH, so the engine's Python models import the code under test. Without the registry it skips
+(fails under CI). ``pytest -m engine`` selects these tests. About a minute once the venv exists: the server starts
+12 Python-backend processes (2 instances of 3 models, 2 bundles).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import invoke
+from conftest import invoke, require_registry
 from export_helpers import save_sharp_classifier
 from oip_helpers import assert_same_labels, assert_same_tags, classify, tag
 from serve_helpers import free_port, save_model, start_server
 
+from distilkit.core.cache import cache_dir
 from distilkit.core.long_text import LongText
 from distilkit.export import export_bundle
 from distilkit.export.triton import RepositorySettings, write_repository
 from distilkit.export.triton_local import Engine
 
 ENGINE_ENV = "DISTILKIT_ENGINE_PYTHON"
+PYTRITON = "nvidia-pytriton==0.7.0"  # as pyproject.toml's [engine] extra pins it
+CHECKOUT = Path(__file__).resolve().parents[2]
 MAX_LENGTH = 16
 LONG = " ".join(["the actor was really quite good and the plot was fun"] * 3)  # 3 windows of 16 tokens
 TEXTS = ["good movie", "the plot was dull and long", "Maria met the actor, café-good!", LONG, "a"]
@@ -40,9 +48,29 @@ TEXTS = ["good movie", "the plot was dull and long", "Maria met the actor, café
 @pytest.fixture(scope="module")
 def engine() -> Engine:
     python = os.environ.get(ENGINE_ENV)
-    if not python:
-        pytest.skip(f"needs the Triton engine: a venv with pip install -e '.[engine]', its python in ${ENGINE_ENV}")
-    return Engine.find(Path(python))  # asked for and broken: an error, not a skip
+    if python:
+        return Engine.find(Path(python))  # asked for and broken: an error, not a skip
+    return Engine.find(engine_venv() / "bin" / "python")
+
+
+def engine_venv() -> Path:
+    """The cached engine venv of this checkout's pyproject.toml, built on first use (atomically: a venv half
+    installed by a killed run is never taken for a whole one)."""
+    pyproject = CHECKOUT / "pyproject.toml"
+    key = hashlib.sha256(pyproject.read_bytes()).hexdigest()[:12]
+    venv = cache_dir() / f"engine-venv-{key}"
+    if (venv / "bin" / "python").exists():
+        return venv
+    require_registry(PYTRITON)
+    partial = venv.with_name(venv.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "venv", str(partial)], check=True, timeout=300)
+    install = [str(partial / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", f"{CHECKOUT}[engine]"]
+    done = subprocess.run(install, capture_output=True, text=True, timeout=1200, check=False)
+    if done.returncode != 0:
+        pytest.fail(f"engine venv: {' '.join(install)} failed: {done.stderr.strip()[-2000:]}")
+    partial.rename(venv)  # a venv's scripts name its folder, but the engine only runs bin/python, which is a link
+    return venv
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +115,7 @@ def triton(engine, bundles, tmp_path_factory):
     write_repository([f"{name}={path}" for name, path in bundles.items()], root / "repo", settings)
     port = free_port()
     command, env = engine.command(root / "repo", root / "work", port, free_port())
+    env["PYTHONPATH"] = os.pathsep.join([str(CHECKOUT / "src"), *filter(None, [env.get("PYTHONPATH")])])
     log = root / "tritonserver.log"
     with log.open("w") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
