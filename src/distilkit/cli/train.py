@@ -106,6 +106,29 @@ def distil(
             help="Perturbed copies of each training text for the teacher to label (masked words; n-grams for texts).",
         ),
     ] = 0,
+    transfer: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Unlabelled texts for the teacher to label (repeat): a .txt file (one a line), .csv/.tsv/.jsonl "
+            "(--transfer-column), hf:NAME, or a known transfer set (movie-review-sentences, rt-plot-sentences, "
+            "rt-polarity-sentences, bbc-train-sentences). Texts equal to a dev/test text are left out. Gold "
+            "examples keep KD (+ CE with --alpha-ce); transfer examples get KD only. Each epoch sees both."
+        ),
+    ] = None,
+    transfer_column: Annotated[str, typer.Option(help="--transfer: column of CSV/TSV/JSONL/hf: sources.")] = "text",
+    transfer_max: Annotated[
+        int, typer.Option(min=0, help="--transfer: use at most this many texts, a sample fixed by --transfer-seed.")
+    ] = 0,
+    transfer_seed: Annotated[
+        int, typer.Option(help="--transfer-max: the sample's seed (not --seed: seeds share one teacher pass).")
+    ] = 0,
+    transfer_weight: Annotated[
+        float, typer.Option(min=0.0, help="--transfer: weight of a transfer example's KD term, a gold one's being 1.")
+    ] = 1.0,
+    teacher_outputs: Annotated[
+        Path | None,
+        typer.Option(help="--transfer: folder of the stored teacher outputs (default: the distilkit cache)."),
+    ] = None,
     task: Annotated[
         str,
         typer.Option(
@@ -129,8 +152,15 @@ def distil(
         raise DistilkitError("all loss weights are 0: nothing to train")
     if task == EMBEDDING and options["long_text"] != "truncate":
         raise DistilkitError("long_text: --long-text is for sequence-classification; embedding truncates")
+    if task == EMBEDDING and transfer:
+        raise DistilkitError("transfer: embedding distillation takes any text as --data already; no --transfer")
     spec = data_spec(ctx.params) if task != EMBEDDING else None
     loaded = spec.load() if spec is not None else None  # before torch is imported: a bad file fails at once
+    pool = None
+    if transfer:
+        from distilkit.data.transfer import load_transfer
+
+        pool = load_transfer(transfer, loaded, transfer_column, transfer_max, transfer_seed)
     resolve_model_path(teacher, options["allow_pickle"])  # a missing or unsafe folder too, before --out is claimed
     if student is not None:
         if task == EMBEDDING:
@@ -150,7 +180,12 @@ def distil(
             _distil_embeddings(teacher, data, out, ctx.params, embedding_loss, **cut, **run)
             return
         weights = DistilWeights(
-            alpha_kd=alpha_kd, alpha_ce=alpha_ce, alpha_hid=alpha_hid, temperature=temperature, hidden_loss=hidden_loss
+            alpha_kd=alpha_kd,
+            alpha_ce=alpha_ce,
+            alpha_hid=alpha_hid,
+            temperature=temperature,
+            hidden_loss=hidden_loss,
+            transfer_weight=transfer_weight,
         )
         result = run_distil(
             teacher,
@@ -161,6 +196,8 @@ def distil(
             cache_teacher=cache_teacher,
             augment=augment,
             data=loaded,
+            pool=pool,
+            teacher_outputs=teacher_outputs,
             student_name=student,
             **cut,
             **run,

@@ -42,6 +42,8 @@ class EncodedSplit(torch.utils.data.Dataset):
 
     `documents` is the text each example came from (one example per text unless long texts were windowed);
     `report`, for sequence classification, how many texts were longer than ``max_length`` and what was done.
+    `gold`, when set, says which examples carry gold labels: a transfer set's do not (their label ids only mark the
+    positions a tag is read at), so a batch then has a ``gold`` flag per example and the cross-entropy skips the rest.
     """
 
     def __init__(
@@ -50,17 +52,26 @@ class EncodedSplit(torch.utils.data.Dataset):
         labels: list[int] | list[list[int]],
         documents: list[int] | None = None,
         report: LongTextReport | None = None,
+        gold: list[bool] | None = None,
     ):
         self.features = features
         self.labels = labels
         self.documents = list(range(len(features))) if documents is None else documents
         self.report = report
+        self.gold = gold
 
     def __len__(self) -> int:
         return len(self.features)
 
     def __getitem__(self, i: int) -> dict:
-        return {**self.features[i], "labels": self.labels[i], "index": i}
+        item = {**self.features[i], "labels": self.labels[i], "index": i}
+        if self.gold is not None:
+            item["gold"] = self.gold[i]
+        return item
+
+    def subset(self, indices: Sequence[int]) -> EncodedSplit:
+        """The examples `indices`, in that order (their index is then their position in the subset)."""
+        return EncodedSplit([self.features[i] for i in indices], [self.labels[i] for i in indices])
 
     def lengths(self) -> list[int]:
         return [len(f["input_ids"]) for f in self.features]
@@ -70,6 +81,22 @@ class EncodedSplit(torch.utils.data.Dataset):
 
     def collator(self, tokenizer: PreTrainedTokenizerBase) -> PadCollator:
         return PadCollator(tokenizer)
+
+
+def join_gold_and_transfer(gold: EncodedSplit, transfer: EncodedSplit) -> EncodedSplit:
+    """The gold examples followed by the transfer examples, flagged as such (their labels are placeholders).
+
+    Indices keep that order, so the teacher's soft targets of the two parts can be looked up side by side; the
+    long-text report stays the gold split's, the training texts of the task."""
+    texts = max(gold.documents, default=-1) + 1
+    documents = gold.documents + [texts + d for d in transfer.documents]
+    return EncodedSplit(
+        gold.features + transfer.features,
+        gold.labels + transfer.labels,
+        documents,
+        gold.report,
+        gold=[True] * len(gold) + [False] * len(transfer),
+    )
 
 
 def encode_split(
@@ -249,6 +276,8 @@ class PadCollator:
             labels = [_pad(row, width, right=self.tokenizer.padding_side == "right") for row in labels]
         batch["labels"] = torch.tensor(labels, dtype=torch.long)
         batch["index"] = torch.tensor([it["index"] for it in items], dtype=torch.long)
+        if "gold" in items[0]:
+            batch["gold"] = torch.tensor([it["gold"] for it in items], dtype=torch.bool)
         return batch
 
 

@@ -44,7 +44,7 @@ class ClassificationData(Splits[ClassificationSplit]):
     """Train/dev/test text splits with one label vocabulary, fixed by the training split."""
 
 
-def _records(path: Path) -> Iterator[tuple[int, dict]]:
+def records(path: Path) -> Iterator[tuple[int, dict]]:
     """Yield (line number, record) from a CSV/TSV/JSONL file; line numbers are 1-based and count the header."""
     kind = FILE_FORMATS.get(path.suffix.lower())
     if kind is None:
@@ -93,7 +93,7 @@ def read_split(path: str | Path, columns: Columns | None = None) -> Classificati
     texts: list[str] = []
     labels: list[str] = []
     pairs: list[str] = []
-    for number, record in _records(path):
+    for number, record in records(path):
         for name in (columns.text, columns.label, columns.text_pair):
             if name is not None and name not in record:
                 raise at(path, number, f"missing column {name!r} (found: {', '.join(map(str, record))})")

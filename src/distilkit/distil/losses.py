@@ -25,17 +25,25 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 2.0) -> torch.Tensor:
+def kd_loss(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    temperature: float = 2.0,
+    row_weights: torch.Tensor | None = None,
+) -> torch.Tensor:
     """T² · KL(softmax(t/T) ‖ softmax(s/T)), averaged over rows; 0 exactly when the logits match.
 
     student_logits, teacher_logits: (rows, classes), rows being examples, or labelled token positions.
-    The T² keeps the gradient's scale that of the hard-label loss whatever T is.
+    The T² keeps the gradient's scale that of the hard-label loss whatever T is. `row_weights` (rows,), when given,
+    makes the average a weighted one (transfer-set rows may count more or less than gold ones).
     """
     t = temperature
     log_p_student = F.log_softmax(student_logits / t, dim=-1)
     log_p_teacher = F.log_softmax(teacher_logits / t, dim=-1)
-    kl = F.kl_div(log_p_student, log_p_teacher, reduction="none", log_target=True).sum(-1)
-    return kl.mean() * t * t
+    kl = F.kl_div(log_p_student, log_p_teacher, reduction="none", log_target=True).sum(-1)  # (rows,)
+    if row_weights is None:
+        return kl.mean() * t * t
+    return (kl * row_weights).sum() / row_weights.sum().clamp_min(1e-12) * t * t
 
 
 def cosine_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:

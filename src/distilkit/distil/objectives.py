@@ -40,6 +40,14 @@ def gold(labels: torch.Tensor) -> torch.Tensor:
     return labels if labels.dim() == 1 else labels[labels != IGNORE_INDEX]
 
 
+def gold_rows(per_example: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """A per-example flag ``[batch]`` spread to the `aligned` rows: as is per example, one per labelled position for
+    token classification."""
+    if labels.dim() == 1:
+        return per_example
+    return per_example[:, None].expand_as(labels)[labels != IGNORE_INDEX]
+
+
 class FinetuneObjective(Objective):
     """Cross-entropy on gold labels (per example, or per labelled position)."""
 
@@ -62,6 +70,7 @@ class DistilWeights:
     alpha_hid: float = 0.0
     temperature: float = 2.0
     hidden_loss: str = "cosine"
+    transfer_weight: float = 1.0  # a transfer-set row's weight in the soft-target average, a gold row's being 1
 
 
 class DistilObjective(Objective):
@@ -106,12 +115,22 @@ class DistilObjective(Objective):
             teacher_logits = self.teacher_logits.rows(batch["index"]).to(student_logits.device)
         logs: dict[str, float] = {}
         loss = torch.zeros((), device=student_logits.device)
+        # Rows of gold examples; None when every example is gold (no transfer set): the loss is then as it always was.
+        has_gold = gold_rows(batch["gold"], labels) if "gold" in batch else None
         if w.alpha_kd > 0:
-            kd = kd_loss(student_logits, teacher_logits, w.temperature)
+            row_weights = None
+            if has_gold is not None:
+                row_weights = torch.where(has_gold, 1.0, w.transfer_weight).to(student_logits.dtype)
+            kd = kd_loss(student_logits, teacher_logits, w.temperature, row_weights)
             loss = loss + w.alpha_kd * kd
             logs["kd"] = kd.item()
         if w.alpha_ce > 0:
-            ce = F.cross_entropy(student_logits, gold(labels))
+            if has_gold is None:
+                ce = F.cross_entropy(student_logits, gold(labels))
+            elif has_gold.any():  # a transfer example has no gold label: only the gold rows count
+                ce = F.cross_entropy(student_logits[has_gold], gold(labels)[has_gold])
+            else:
+                ce = student_logits.sum() * 0.0  # a batch of transfer examples only: no gold term, a zero gradient
             loss = loss + w.alpha_ce * ce
             logs["ce"] = ce.item()
         if self.hidden is not None:

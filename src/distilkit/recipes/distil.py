@@ -18,11 +18,13 @@ from distilkit.data.augment import augment_split, augment_token_split
 from distilkit.data.classification import ClassificationData
 from distilkit.data.spec import DataSpec
 from distilkit.data.tagged import TokenData, TokenSplit
-from distilkit.distil.objectives import DistilObjective, DistilWeights, teacher_logits_for
+from distilkit.data.transfer import TransferPool
+from distilkit.distil.objectives import DistilObjective, DistilWeights
 from distilkit.distil.trainer import TrainConfig, train
 from distilkit.evaluate.scoring import long_text_summary, score_splits
 from distilkit.models.student import LAYER_MAP_KEY, shape, start_student
 from distilkit.models.teacher import load_classifier
+from distilkit.recipes.transfer import training_targets
 
 
 def distil(
@@ -42,13 +44,17 @@ def distil(
     augment: int = 0,
     data: ClassificationData | TokenData | None = None,
     student_name: str | None = None,
+    pool: TransferPool | None = None,
+    teacher_outputs: Path | None = None,
 ) -> dict:
     """Distil `teacher_name` into a student of `student_layers` layers (or the layers `layer_map` names).
 
     `augment` adds that many perturbed copies of each training text to the transfer set (see `data.augment`: masked
     words and n-grams for texts, masked words alone for tagged sentences). `data` is `data_spec.load()` when the
     caller has read it already (the CLI does, before importing torch). `student_name` is the model the student starts
-    from (default: the teacher), see `start_student`.
+    from (default: the teacher), see `start_student`. `pool` is a transfer set (`data.transfer`, read against
+    `data`): unlabelled examples the teacher labels, its outputs kept under `teacher_outputs` (default: the distilkit
+    cache; see `recipes.transfer`).
     """
     data = data_spec.load() if data is None else data
     teacher, tokenizer = load_classifier(
@@ -78,11 +84,25 @@ def distil(
             raise DistilkitError(f"augment: the tokenizer of {teacher_name} has no mask token")
         copy = augment_token_split if isinstance(data.train, TokenSplit) else augment_split
         transfer = copy(data.train, augment, tokenizer.mask_token, seed=train_cfg.seed)
-    encoded = data_spec.encode(tokenizer, transfer, teacher.config.label2id, max_length)
-    cached = None
-    if cache_teacher and weights.alpha_hid == 0 and weights.alpha_kd > 0:
-        cached = teacher_logits_for(teacher, encoded, tokenizer, quiet=quiet, precision=train_cfg.precision)
-    objective = DistilObjective(student, teacher, used_map, weights, cached)
+    if pool is not None and not quiet:
+        print(pool.line())
+    targets = training_targets(
+        teacher,
+        tokenizer,
+        tokenizer,
+        data_spec,
+        transfer,
+        teacher.config.label2id,
+        max_length,
+        weights,
+        cache_teacher,
+        train_cfg.precision,
+        transfer=pool,
+        store_root=teacher_outputs,
+        quiet=quiet,
+    )
+    encoded = targets.data
+    objective = DistilObjective(student, teacher, used_map, weights, targets.cached)
     summary = train(objective, encoded, tokenizer, train_cfg, out, resume=resume, quiet=quiet)
     setattr(student.config, LAYER_MAP_KEY, used_map)  # the pairing travels with the weights (see load_start)
     save_model(student, tokenizer, out / "model")
@@ -99,11 +119,13 @@ def distil(
         "weights": asdict(weights),
         "data": data_spec.describe(),
         "max_length": max_length,
-        "transfer_examples": len(transfer),
+        "transfer_examples": len(transfer) + (len(pool) if pool is not None else 0),
         "augment": augment,
         "train": summary,
         "metrics": metrics,
     }
+    if pool is not None:
+        result["transfer"] = {**pool.report(), "weight": weights.transfer_weight, "teacher_outputs": targets.store}
     long_text = long_text_summary(data_spec.long_text, max_length, encoded, metrics)  # train: the transfer set
     if long_text is not None:
         result["long_text"] = long_text
