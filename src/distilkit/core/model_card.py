@@ -314,6 +314,14 @@ def _recipe(recipe: str, result: dict[str, Any]) -> list[str]:
             f"- transfer set: {result['transfer_examples']} examples "
             f"(augment: {result.get('augment', 0)} perturbed copies of each training text)"
         )
+    pool = result.get("transfer") or {}
+    if pool:
+        sources = ", ".join(s["source"] for s in pool["sources"])
+        lines.append(
+            f"- unlabelled transfer texts: {pool['texts']:,} from {sources}, labelled by the teacher (KD weight "
+            f"{pool['weight']:g}); {pool['dev_test_dropped']:,} equal to a dev/test text left out, "
+            f"{pool['train_overlap']:,} also in the training split"
+        )
     texts = result.get("texts") or {}
     if texts:
         lines.append(

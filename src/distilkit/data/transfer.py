@@ -153,7 +153,8 @@ def _hf_texts(source: str, column: str) -> list[str]:
     return texts
 
 
-def _split_texts(split: ClassificationSplit | TokenSplit | None) -> list[str]:
+def split_texts(split: ClassificationSplit | TokenSplit | None) -> list[str]:
+    """The texts of a split as dedup compares them: texts (and second texts), or a sentence's words joined."""
     if split is None:
         return []
     if isinstance(split, TokenSplit):
@@ -177,8 +178,8 @@ def load_transfer(
         raise DistilkitError(f"transfer_max: must be >= 0 (got {max_texts})")
     if isinstance(data.train, ClassificationSplit) and data.train.pairs is not None:
         raise DistilkitError("transfer: a transfer set holds single texts, but this task classifies text pairs")
-    held_out = {normal_form(t) for split in (data.dev, data.test) for t in _split_texts(split)}
-    train = {normal_form(t) for t in _split_texts(data.train)}
+    held_out = {normal_form(t) for split in (data.dev, data.test) for t in split_texts(split)}
+    train = {normal_form(t) for t in split_texts(data.train)}
     seen: set[str] = set()
     kept: list[tuple[str, SourceReport, bool]] = []  # (text, its source, also in train)
     reports = []

@@ -70,7 +70,11 @@ def teacher_digest(teacher: nn.Module, tokenizer, precision: str) -> str:
         h.update(f"{name} {tuple(tensor.shape)} {tensor.dtype}\n".encode())
         h.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
     backend = getattr(tokenizer, "backend_tokenizer", None)
-    h.update((backend.to_str() if backend is not None else json.dumps(sorted(tokenizer.get_vocab().items()))).encode())
+    if backend is not None:  # less the truncation and padding state, which each call of the tokenizer may reset
+        described = {k: v for k, v in json.loads(backend.to_str()).items() if k not in ("truncation", "padding")}
+    else:
+        described = sorted(tokenizer.get_vocab().items())
+    h.update(json.dumps(described, sort_keys=True).encode())
     return h.hexdigest()
 
 
