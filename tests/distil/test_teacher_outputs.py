@@ -94,10 +94,7 @@ def test_token_outputs_are_one_row_per_word_and_joined_logits_index_both_parts(t
     sentences = [(["good", "movie", "here"], ["O", "B-PER", "O"]), (["a", "film"], ["O", "O"])]
     write_conll(tmp_path / "tags" / "train.conll", sentences)
     data = load_token_data(tmp_path / "tags")
-    from transformers import AutoModelForTokenClassification
-
-    model = AutoModelForTokenClassification.from_pretrained(teacher_dir, num_labels=len(data.label_names))
-    _, tokenizer = load_classifier(teacher_dir, ["negative", "positive"])
+    model, tokenizer = load_classifier(teacher_dir, data.tag_names, task="token-classification")
     split, _ = encode_token_split(tokenizer, data.train, data.tag2id, 32, 4)
     stored, report = stored_teacher_logits(model, tokenizer, split, tmp_path / "store", quiet=True)
     assert report.rows == 5 and stored.values.shape == (5, len(data.label_names))

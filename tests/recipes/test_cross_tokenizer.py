@@ -55,7 +55,8 @@ def test_a_student_of_another_tokenizer_learns_the_teachers_soft_targets(tmp_pat
     pool = tmp_path / "pool.txt"
     pool.write_text("a fun story\nthe plot was dull\nreally not good\n")
     out = tmp_path / "s"
-    distil(teacher, student, toy_data, out, "--student-layers", 2, "--transfer", pool, "--teacher-outputs", tmp_path / "st")
+    store = tmp_path / "store"
+    distil(teacher, student, toy_data, out, "--student-layers", 2, "--transfer", pool, "--teacher-outputs", store)
     results = json.loads((out / "results.json").read_text())
     assert results["transfer"]["teacher_outputs"]["computed"] == 3
     assert results["student"] == {"num_hidden_layers": 2, "hidden_size": 24, "num_attention_heads": 2}
@@ -92,6 +93,7 @@ def test_the_teachers_logits_come_from_its_own_token_ids(tmp_path, teacher, toy_
         (("--alpha-hid", 1), "alpha_hid: the hidden-state loss pairs token positions"),
         (("--long-text", "windows"), "long_text: windows cut each text into a different number of pieces"),
         (("--no-cache-teacher",), "cache_teacher: across tokenizers the teacher's logits are computed"),
+        (("--augment", 1), "augment: the masked copies hold the teacher's mask token"),
     ],
 )
 def test_settings_that_pair_positions_are_refused_across_tokenizers(tmp_path, teacher, toy_data, extra, message):

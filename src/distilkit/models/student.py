@@ -139,21 +139,22 @@ def start_student(
     init: str,
     seed: int,
     allow_pickle: bool = False,
-) -> tuple[PreTrainedModel, list[int] | None]:
-    """The student of task distillation and the teacher layer each of its layers pairs with (None: unknown).
+) -> tuple[PreTrainedModel, list[int] | None, object]:
+    """The student of task distillation, the teacher layer each of its layers pairs with (None: unknown), and the
+    student's tokenizer: the teacher's own object when the vocabularies agree, the start model's when they do not.
 
     Without `start_name` it is cut from the teacher (`build_student`, today's default: half the layers). With it,
     the student starts from that model (`load_start`), used whole unless `layer_map`/`student_layers` cut it too;
     `layer_map` then names the start model's layers, and the pairing with the teacher follows the start's own map.
     """
     if start_name is None:
-        return build_student(teacher, layer_map, student_layers, init=init, seed=seed)
+        return (*build_student(teacher, layer_map, student_layers, init=init, seed=seed), tokenizer)
     torch.manual_seed(seed)  # a bare encoder's new head is drawn at load time: same seed, same head
-    start, start_map = load_start(start_name, teacher, teacher_name, tokenizer, task, allow_pickle)
+    start, start_map, start_tokenizer = load_start(start_name, teacher, teacher_name, tokenizer, task, allow_pickle)
     if layer_map is None and student_layers is None:
         layer_map = list(range(num_layers(start)))
     student, cut = build_student(start, layer_map, student_layers, init=init, seed=seed)
-    return student, paired_layers(start_map, cut)
+    return student, paired_layers(start_map, cut), start_tokenizer
 
 
 def load_start(
@@ -163,24 +164,22 @@ def load_start(
     teacher_tokenizer,
     task: str,
     allow_pickle: bool = False,
-) -> tuple[PreTrainedModel, list[int] | None]:
-    """The model `distil --student NAME` starts from, and the teacher layer each of its layers pairs with (None when
-    nothing says so: the hidden-state loss then has no pairs).
+) -> tuple[PreTrainedModel, list[int] | None, object]:
+    """The model `distil --student NAME` starts from, the teacher layer each of its layers pairs with (None when
+    nothing says so: the hidden-state loss then has no pairs), and its tokenizer (the teacher's object when the
+    vocabularies agree, so one encoding serves both).
 
-    The student learns on the teacher's token ids and is scored against the teacher's logits class by class, so it
-    must share the teacher's vocabulary and order its labels as the teacher does. A head trained for the teacher's
-    labels is kept; a bare encoder (the sentence-transformers MiniLM) gets a fresh head with the teacher's labels,
-    drawn from the torch seed the caller set.
+    The student is scored against the teacher's logits class by class, so it must order its labels as the teacher
+    does. A head trained for the teacher's labels is kept; a bare encoder (the sentence-transformers MiniLM) gets a
+    fresh head with the teacher's labels, drawn from the torch seed the caller set. Another vocabulary is allowed:
+    the soft targets are per text, and `recipes.transfer` encodes each text once per tokenizer.
     """
     from distilkit.models.teacher import load_classifier, resolve_model_path
 
     labels = [teacher.config.id2label[i] for i in range(teacher.config.num_labels)]
     model, tokenizer = load_classifier(name, labels, allow_pickle, task=task)
-    if tokenizer.get_vocab() != teacher_tokenizer.get_vocab():
-        raise DistilkitError(
-            f"student: {name}'s tokenizer is not the teacher's ({len(tokenizer)} vs {len(teacher_tokenizer)} tokens "
-            "or other ids); distil feeds both models the same token ids"
-        )
+    if tokenizer.get_vocab() == teacher_tokenizer.get_vocab():
+        tokenizer = teacher_tokenizer
     order = [model.config.id2label[i] for i in range(model.config.num_labels)]
     if order != labels:
         raise DistilkitError(
@@ -189,8 +188,8 @@ def load_start(
         )
     path, teacher_path = resolve_model_path(name, allow_pickle), resolve_model_path(teacher_name, allow_pickle)
     if _same_model(path, teacher_path):
-        return model, list(range(num_layers(teacher)))
-    return model, recorded_layer_map(model, path, num_layers(teacher))
+        return model, list(range(num_layers(teacher))), tokenizer
+    return model, recorded_layer_map(model, path, num_layers(teacher)), tokenizer
 
 
 def _same_model(a: str, b: str) -> bool:

@@ -24,7 +24,7 @@ from distilkit.distil.trainer import TrainConfig, train
 from distilkit.evaluate.scoring import long_text_summary, score_splits
 from distilkit.models.student import LAYER_MAP_KEY, shape, start_student
 from distilkit.models.teacher import load_classifier
-from distilkit.recipes.transfer import training_targets
+from distilkit.recipes.transfer import refuse_across_tokenizers, training_targets
 
 
 def distil(
@@ -60,7 +60,7 @@ def distil(
     teacher, tokenizer = load_classifier(
         teacher_name, data.label_names, allow_pickle, require_head=True, task=data_spec.task
     )
-    student, used_map = start_student(
+    student, used_map, student_tokenizer = start_student(
         teacher,
         teacher_name,
         tokenizer,
@@ -72,6 +72,8 @@ def distil(
         train_cfg.seed,
         allow_pickle,
     )
+    if student_tokenizer is not tokenizer:
+        refuse_across_tokenizers(data_spec, weights, cache_teacher, augment)
     if used_map is None and weights.alpha_hid > 0:
         raise DistilkitError(
             f"alpha_hid: {student_name} records no layer map onto this teacher (it is not the teacher, and neither "
@@ -89,7 +91,7 @@ def distil(
     targets = training_targets(
         teacher,
         tokenizer,
-        tokenizer,
+        student_tokenizer,
         data_spec,
         transfer,
         teacher.config.label2id,
@@ -103,16 +105,21 @@ def distil(
     )
     encoded = targets.data
     objective = DistilObjective(student, teacher, used_map, weights, targets.cached)
-    summary = train(objective, encoded, tokenizer, train_cfg, out, resume=resume, quiet=quiet)
+    summary = train(objective, encoded, student_tokenizer, train_cfg, out, resume=resume, quiet=quiet)
     setattr(student.config, LAYER_MAP_KEY, used_map)  # the pairing travels with the weights (see load_start)
-    save_model(student, tokenizer, out / "model")
-    metrics = score_splits(student, tokenizer, data, max_length, data_spec.tokens.stride, data_spec.long_text)
+    save_model(student, student_tokenizer, out / "model")
+    metrics = score_splits(student, student_tokenizer, data, max_length, data_spec.tokens.stride, data_spec.long_text)
     result = {
         "model": str(out / "model"),
         "recipe": "distil",
         "task": data_spec.task,
         "teacher": teacher_name,
         "student_start": student_name,
+        "tokenizer": {
+            "teacher": teacher_name,
+            "student": student_name or teacher_name,
+            "shared": student_tokenizer is tokenizer,
+        },
         "layer_map": used_map,
         "init": init,
         "student": shape(student),

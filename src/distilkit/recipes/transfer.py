@@ -55,7 +55,7 @@ def training_targets(
     shared = student_tokenizer is teacher_tokenizer
     cached_pass = cache_teacher and weights.alpha_hid == 0 and weights.alpha_kd > 0
     if not shared:
-        _refuse_across_tokenizers(data_spec, weights, cached_pass)
+        refuse_across_tokenizers(data_spec, weights, cache_teacher)
     if transfer is not None and weights.alpha_kd == 0 and weights.alpha_hid == 0:
         raise DistilkitError("transfer: a transfer set has no labels, only the teacher's outputs; set --alpha-kd > 0")
 
@@ -87,7 +87,9 @@ def training_targets(
     return Targets(data, JoinedLogits(gold_logits, pool_logits), asdict(store))
 
 
-def _refuse_across_tokenizers(data_spec: DataSpec, weights: DistilWeights, cached_pass: bool) -> None:
+def refuse_across_tokenizers(
+    data_spec: DataSpec, weights: DistilWeights, cache_teacher: bool, augment: int = 0
+) -> None:
     """One line for each setting that would pair different pieces of text when teacher and student tokenize apart."""
     if weights.alpha_hid > 0:
         raise DistilkitError(
@@ -104,7 +106,9 @@ def _refuse_across_tokenizers(data_spec: DataSpec, weights: DistilWeights, cache
             "long_text: windows cut each text into a different number of pieces for each tokenizer, and the "
             "teacher's and the student's differ; use truncate or head-tail"
         )
-    if not cached_pass:
+    if augment:
+        raise DistilkitError("augment: the masked copies hold the teacher's mask token, unknown to the student's")
+    if not cache_teacher:
         raise DistilkitError(
             "cache_teacher: across tokenizers the teacher's logits are computed from its own encoding beforehand; "
             "drop --no-cache-teacher"
