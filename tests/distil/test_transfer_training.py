@@ -106,3 +106,23 @@ def test_distil_transfer_records_the_set_and_a_second_run_computes_no_teacher_ou
     second = distil(tmp_path / "s1", seed=1)
     assert second["transfer"]["teacher_outputs"]["computed"] == 0
     assert second["transfer"]["teacher_outputs"]["folder"] == transfer["teacher_outputs"]["folder"]
+
+
+def test_token_classification_distils_on_tagged_transfer_sentences(tmp_path, tiny_teacher):
+    """The teacher tags every word of the unlabelled sentences; each word's first sub-word gets a soft target."""
+    from conftest import write_conll
+
+    sentences = [(["the", "actor", "was", "good"], ["O", "B-PER", "O", "O"]), (["a", "film"], ["O", "B-ORG"])] * 8
+    for split in ("train", "dev", "test"):
+        write_conll(tmp_path / "ner" / f"{split}.conll", sentences[:4] if split != "train" else sentences)
+    common = ["--task", "token-classification", "--batch-size", 8, "--epochs", 1]
+    invoke("finetune", "--model", tiny_teacher, "--data", tmp_path / "ner", "--out", tmp_path / "t", *common)
+    pool = tmp_path / "pool.txt"
+    pool.write_text("the actor was good\nA film, the plot.\nit was a very long story\n")  # the first is a dev text
+    out = tmp_path / "s"
+    args = ["distil", "--teacher", tmp_path / "t" / "model", "--data", tmp_path / "ner", "--out", out, *common]
+    invoke(*args, "--student-layers", 1, "--transfer", pool, "--teacher-outputs", tmp_path / "store")
+    results = json.loads((out / "results.json").read_text())
+    store = results["transfer"]["teacher_outputs"]
+    assert results["transfer"]["texts"] == 2 and results["transfer"]["dev_test_dropped"] == 1
+    assert store["examples"] == 2 and store["rows"] == 6 + 6  # one row per word: "A film , the plot ." and six more
