@@ -90,7 +90,8 @@ def distil(
         str | None,
         typer.Option(
             help="The student's starting model (folder, hub id or embedded name; default: the teacher), used whole "
-            "unless --student-layers/--layer-map cut it (its own layers); a bare encoder gets a new head."
+            "unless --student-layers/--layer-map cut it (its own layers); a bare encoder gets a new head. Its "
+            "tokenizer may differ from the teacher's (soft targets are per text; then no --alpha-hid)."
         ),
     ] = None,
     alpha_kd: Annotated[float, typer.Option(min=0.0, help="Weight of the soft-target KL (times T²).")] = 1.0,
