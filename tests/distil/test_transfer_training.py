@@ -101,11 +101,12 @@ def test_distil_transfer_records_the_set_and_a_second_run_computes_no_teacher_ou
     first = distil(tmp_path / "s0", seed=0)
     transfer = first["transfer"]
     assert (transfer["texts"], transfer["dev_test_dropped"], transfer["duplicates_dropped"]) == (6, 1, 1)
-    assert transfer["teacher_outputs"]["computed"] == 6 and transfer["weight"] == 0.5
+    stored = transfer["teacher_outputs"]
+    assert (stored["gold"]["computed"], stored["transfer"]["computed"]) == (48, 6) and transfer["weight"] == 0.5
     assert first["transfer_examples"] == 48 + 6 and first["train"]["steps"] == 7  # ceil(54 / 8)
-    second = distil(tmp_path / "s1", seed=1)
-    assert second["transfer"]["teacher_outputs"]["computed"] == 0
-    assert second["transfer"]["teacher_outputs"]["folder"] == transfer["teacher_outputs"]["folder"]
+    again = distil(tmp_path / "s1", seed=1)["transfer"]["teacher_outputs"]  # another seed: the teacher is not run
+    assert (again["gold"]["computed"], again["transfer"]["computed"]) == (0, 0)
+    assert again["transfer"]["folder"] == stored["transfer"]["folder"]
 
 
 def test_token_classification_distils_on_tagged_transfer_sentences(tmp_path, tiny_teacher):
@@ -123,6 +124,6 @@ def test_token_classification_distils_on_tagged_transfer_sentences(tmp_path, tin
     args = ["distil", "--teacher", tmp_path / "t" / "model", "--data", tmp_path / "ner", "--out", out, *common]
     invoke(*args, "--student-layers", 1, "--transfer", pool, "--teacher-outputs", tmp_path / "store")
     results = json.loads((out / "results.json").read_text())
-    store = results["transfer"]["teacher_outputs"]
+    store = results["transfer"]["teacher_outputs"]["transfer"]
     assert results["transfer"]["texts"] == 2 and results["transfer"]["dev_test_dropped"] == 1
     assert store["examples"] == 2 and store["rows"] == 6 + 6  # one row per word: "A film , the plot ." and six more

@@ -1,10 +1,12 @@
 """What the student trains on in `distil`: the gold split (plus `--augment` copies) and a transfer set, each example
 with the teacher's soft targets, encoded by the teacher's tokenizer for the teacher and the student's for the student.
 
-Gold examples keep their labels (the cross-entropy reads them when `--alpha-ce` > 0) and get the teacher's logits
-computed in memory, as always; transfer examples carry no labels, only the teacher's logits, which come from the
-on-disk store (`distil.teacher_outputs`) so a large pool is labelled once for every seed and run. When the teacher's
-logits are read live (a hidden-state loss, `--no-cache-teacher`) the transfer examples are simply more inputs.
+Gold examples keep their labels (the cross-entropy reads them when `--alpha-ce` > 0); transfer examples carry none,
+only the teacher's logits. With a transfer set the logits of both parts come from the on-disk store
+(`distil.teacher_outputs`), so the pool and the gold split are labelled once for every seed and run (the gold split
+alone is minutes for a 110M-parameter teacher on a CPU); without one they are computed in memory, as always. When
+the teacher's logits are read live (a hidden-state loss, `--no-cache-teacher`) the transfer examples are simply more
+inputs.
 
 Soft targets are per text (or per word), so the two tokenizers need not agree: the teacher reads its own encoding of
 each text, the student its own, matched by example index. That holds when each text is one example on both sides
@@ -33,7 +35,7 @@ class Targets:
 
     data: EncodedSplit
     cached: CachedLogits | JoinedLogits | None
-    store: dict | None  # what the teacher-output store did (results.json's transfer.teacher_outputs)
+    store: dict | None  # what the store did for the gold and transfer parts (results.json's transfer.teacher_outputs)
 
 
 def training_targets(
@@ -76,15 +78,17 @@ def training_targets(
     if not cached_pass:
         return Targets(data, None, None)
     teacher_pool = student_pool if shared else encode(teacher_tokenizer, pool_split)
-    gold_logits = teacher_logits_for(teacher, teacher_gold, teacher_tokenizer, **options)
-    pool_logits, store = stored_teacher_logits(
-        teacher, teacher_tokenizer, teacher_pool, store_root, precision=precision, quiet=quiet
-    )
-    if not quiet:
-        rate = f" ({store.texts_per_second:,.1f} texts/s)" if store.texts_per_second else ""
-        done = f"computed {store.computed:,} in {store.seconds:,.1f} s{rate}" if store.computed else "all reused"
-        print(f"teacher outputs: {store.examples:,} transfer examples, {done}; {store.bytes:,} bytes in {store.folder}")
-    return Targets(data, JoinedLogits(gold_logits, pool_logits), asdict(store))
+    stored, reports = [], {}
+    for part, encoded in (("gold", teacher_gold), ("transfer", teacher_pool)):
+        logits, store = stored_teacher_logits(teacher, teacher_tokenizer, encoded, store_root, **options)
+        stored.append(logits)
+        reports[part] = asdict(store)
+        if not quiet:
+            rate = f" ({store.texts_per_second:,.1f} texts/s)" if store.texts_per_second else ""
+            done = f"computed {store.computed:,} in {store.seconds:,.1f} s{rate}" if store.computed else "all reused"
+            where = f"{store.bytes:,} bytes in {store.folder}"
+            print(f"teacher outputs: {store.examples:,} {part} examples, {done}; {where}")
+    return Targets(data, JoinedLogits(*stored), reports)
 
 
 def refuse_across_tokenizers(
