@@ -1,7 +1,7 @@
 """The `distilkit` command line: thin typer commands over the recipes, the bench, the exporter and the server.
 
-One module per family of commands (`train`, `prune`, `general`, `measure`, `ship`, `data`), all registered on the one typer
-`app`; options shared by several commands are declared once in `options`. User errors print one line
+One module per family of commands (`train`, `prune`, `general`, `measure`, `ship`, `data`), all registered on the one
+typer `app`; options shared by several commands are declared once in `options`. User errors print one line
 (`error: file:line: what`) and exit 2.
 """
 

@@ -12,7 +12,6 @@ each model's attribute names. Weights outside the layers (MPNet's relative atten
 from __future__ import annotations
 
 import copy
-import json
 import re
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import torch
 from transformers import PreTrainedModel
 
 from distilkit.core.errors import DistilkitError
+from distilkit.core.model_card import results_beside
 from distilkit.models.pruning.layout import HEAD_SIZE, heads_of, model_class
 
 LAYER_KEY = re.compile(r"^(.*?\.layer\.)(\d+)(\..*)$")
@@ -213,20 +213,17 @@ def _same_model(a: str, b: str) -> bool:
 def recorded_layer_map(model: PreTrainedModel, path: str, teacher_layers: int | None = None) -> list[int] | None:
     """The teacher layers a distilkit student's layers were paired with, as it recorded them: its config's
     `distilkit_layer_map` (written by distil and prune), else, for a student distilled before that key existed, the
-    `layer_map` of the results.json beside its model folder (`OUT/model` and `OUT/results.json`). None if neither.
+    `layer_map` of the results.json beside its model folder (`OUT/results.json` describing `OUT/model`, see
+    `results_beside`). None if neither.
 
     The map is relative to the teacher the student was distilled from; it is checked against `teacher_layers`, the
     depth of the teacher it is used with (one entry per student layer, each a teacher layer), not its identity.
     """
     recorded = getattr(model.config, LAYER_MAP_KEY, None)
     source = f"{path}/config.json {LAYER_MAP_KEY}"
-    results = Path(path).parent / "results.json"
-    if recorded is None and Path(path).name == "model" and results.is_file():
-        try:
-            recorded = json.loads(results.read_text(encoding="utf-8")).get("layer_map")
-        except (OSError, ValueError, AttributeError):
-            recorded = None
-        source = f"{results} layer_map"
+    if recorded is None:
+        recorded = (results_beside(path) or {}).get("layer_map")
+        source = f"{Path(path).parent / 'results.json'} layer_map"
     if recorded is None:
         return None
     layers = num_layers(model)
