@@ -7,8 +7,9 @@ For each pruning point HEADS:FFN (fractions of every layer's heads and feed-forw
   distilled  `distilkit distil --teacher T --student PRUNED` with the soft targets (and --alpha-hid hidden states)
   labels     the same pruned student trained on the gold labels alone (--alpha-kd 0 --alpha-ce 1): what distillation
              adds to the recovery
-  bundles    `distilkit export --quantize auto --data D` of each distilled seed (INT8, the fastest variant within
-             1 point of fp32 on dev, as `distilkit run` ships), and `--quantize none` of seed 0 (fp32)
+  bundles    `distilkit export --quantize dynamic --data D` of each distilled seed (INT8: MatMul and Attention
+             weights; `--int8 auto` for the fastest variant within 1 point of fp32 on dev, as `distilkit run` ships,
+             whose choice rests on timings that other load on the machine can sway), and `--quantize none` of seed 0
 
 The unpruned student gets the same two exports. Then one `distilkit bench --timing text` run times the teacher (the
 reference), the unpruned student and every point's seed-0 models side by side (latency b1 s128 and s32, throughput b32,
@@ -231,6 +232,7 @@ def main() -> None:
     parser.add_argument("--precision", default="bf16")
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--distil-args", default="", help="extra options for every recovery run")
+    parser.add_argument("--int8", default="dynamic", help="--quantize of the INT8 bundles: dynamic, static or auto")
     parser.add_argument("--bench-runs", type=int, default=20)
     parser.add_argument("--extra", action="append", default=[], help="NAME=PATH of another model or bundle to bench")
     parser.add_argument("--no-bench", action="store_true", help="train and export only")
@@ -247,7 +249,7 @@ def main() -> None:
     bundles = args.out / "bundles"
     benched = {"teacher": args.teacher, "student": args.student}
     benched["student-fp32"] = export(args, args.student, bundles / "student-fp32", "none")
-    benched["student-int8"] = export(args, args.student, bundles / "student-int8", "auto")
+    benched["student-int8"] = export(args, args.student, bundles / "student-int8", args.int8)
     accuracy: dict[str, dict] = {}
     recovery: dict[str, dict] = {}
     for point in points:
@@ -263,7 +265,7 @@ def main() -> None:
             benched[name] = models[seeds[0]]
             accuracy[name] = recovery[name][variant]
             benched[f"{name}-fp32"] = export(args, models[seeds[0]], bundles / f"{name}-s{seeds[0]}-fp32", "none")
-            int8 = [export(args, models[s], bundles / f"{name}-s{s}-int8", "auto") for s in seeds]  # every seed: sd
+            int8 = [export(args, models[s], bundles / f"{name}-s{s}-int8", args.int8) for s in seeds]  # for the sd
             benched[f"{name}-int8"] = int8[0]
             accuracy[f"{name}-int8"] = mean_sd([bundle_accuracy(b, args) for b in int8])
     benched.update({k: Path(v) for k, v in (e.split("=", 1) for e in args.extra)})
