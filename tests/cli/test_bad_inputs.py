@@ -576,6 +576,47 @@ TRANSFER_INPUTS: dict[str, Case] = {
     ),
 }
 
+
+def distilbert_classifier(t: Path) -> Path:
+    """A DistilBERT classifier for the data's labels: a model distil takes, whose heads pruning cannot find."""
+    from conftest import make_tokenizer
+    from transformers import DistilBertConfig, DistilBertForSequenceClassification
+
+    folder = t / "in" / "distilbert"
+    tokenizer = make_tokenizer(folder)
+    config = DistilBertConfig(vocab_size=len(tokenizer), dim=32, n_layers=2, n_heads=2, hidden_dim=64)
+    config.id2label, config.label2id = {0: "negative", 1: "positive"}, {"negative": 0, "positive": 1}
+    DistilBertForSequenceClassification(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def prune(w: World, t: Path, *extra) -> list:
+    return ["prune", w.teacher, "--data", good_data(t), "--out", t / "out", *extra]
+
+
+PRUNE: dict[str, Case] = {
+    "all the heads": lambda w, t: (
+        prune(w, t, "--heads", 1),
+        "heads: expected the fraction to remove in [0, 1), got 1",
+    ),
+    "a negative fraction": lambda w, t: (
+        prune(w, t, "--ffn", -0.5),
+        "ffn: expected the fraction to remove in [0, 1), got -0.5",
+    ),
+    "a model without a head": lambda w, t: (
+        ["prune", w.bare, "--data", good_data(t), "--out", t / "out"],
+        f"{w.bare}: has no trained classifier head for sequence-classification, so it cannot teach; fine-tune it "
+        "first (distilkit finetune --task sequence-classification)",
+    ),
+    "a model whose heads pruning cannot find": lambda w, t: (
+        ["prune", distilbert_classifier(t), "--data", good_data(t), "--out", t / "out", "--heads", 0.5],
+        "prune: DistilBertForSequenceClassification has no attention heads where pruning looks for them (BERT-style: "
+        "attention.self.query or MPNet: attention.attn.q); supported are BERT-style models (BERT, RoBERTa, ELECTRA, "
+        "MiniLM) and MPNet",
+    ),
+}
+
 CLI_CASES = {
     f"{category}: {name}": case
     for category, cases in (
@@ -583,6 +624,7 @@ CLI_CASES = {
         ("transfer", TRANSFER_INPUTS),
         ("option", OPTIONS),
         ("model", MODEL_FOLDERS),
+        ("prune", PRUNE),
         ("bundle", BUNDLES),
         ("predict input", PREDICT_INPUT),
         ("out", OUT_PATHS),

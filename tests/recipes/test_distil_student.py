@@ -39,7 +39,7 @@ def test_a_student_with_the_teachers_head_is_used_whole_and_unpaired(tmp_path, t
     assert result["student_start"] == str(start) and result["layer_map"] is None
     assert result["student"]["num_hidden_layers"] == 2
     card = (tmp_path / "s" / "model" / "README.md").read_text()
-    assert f"started from: `{start}`" in card and "layer map: unknown" in card
+    assert f"started from: `{start}`" in card and "layer map: none recorded" in card
 
 
 def test_a_bare_encoder_gets_a_seeded_head_with_the_teachers_label_order(tmp_path, toy_data):

@@ -94,6 +94,7 @@ class TorchBackend:
         )
 
         from distilkit.core.tasks import CLASSIFIER_ARCHITECTURES
+        from distilkit.models.pruning.layout import load_pretrained
         from distilkit.models.teacher import load_kwargs
 
         torch.set_num_threads(threads)
@@ -101,7 +102,7 @@ class TorchBackend:
             architectures = AutoConfig.from_pretrained(path, trust_remote_code=False).architectures or []
             self.tokens = any(a.endswith(CLASSIFIER_ARCHITECTURES["token-classification"]) for a in architectures)
             auto = AutoModelForTokenClassification if self.tokens else AutoModelForSequenceClassification
-            self.model = auto.from_pretrained(path, **load_kwargs(allow_pickle=False))
+            self.model = load_pretrained(auto, path, **load_kwargs(allow_pickle=False))
         except Exception as e:  # transformers raises OSError, ValueError, safetensors errors...; one line for users
             raise DistilkitError(f"{path}: cannot load model ({one_line(e)})") from None
         self.model.eval()

@@ -1,7 +1,7 @@
 """The `distilkit` command line: thin typer commands over the recipes, the bench, the exporter and the server.
 
-One module per family of commands (`train`, `general`, `measure`, `ship`, `data`), all registered on the one typer
-`app`; options shared by several commands are declared once in `options`. User errors print one line
+One module per family of commands (`train`, `prune`, `general`, `measure`, `ship`, `data`), all registered on the one
+typer `app`; options shared by several commands are declared once in `options`. User errors print one line
 (`error: file:line: what`) and exit 2.
 """
 
@@ -17,7 +17,7 @@ try:  # typer >= 0.29 ships its own copy of click; its errors are not click's
 except ImportError:  # pragma: no cover - an older typer, on click itself
     from click import exceptions as click  # type: ignore[no-redef]
 
-from distilkit.cli import data, general, measure, ship, train  # noqa: F401  (each registers its commands)
+from distilkit.cli import data, general, measure, prune, ship, train  # noqa: F401  (each registers its commands)
 from distilkit.cli.app import app
 from distilkit.core.errors import DistilkitError
 

@@ -231,7 +231,7 @@ def claim_out(params: dict) -> None:
         from distilkit.distil.trainer import resolve_precision
 
         resolve_precision(params["precision"])
-    claim_run_folder(params["out"], params, resume=params["resume"], overwrite=params["overwrite"])
+    claim_run_folder(params["out"], params, resume=params.get("resume", False), overwrite=params["overwrite"])
 
 
 def train_config(params: dict):

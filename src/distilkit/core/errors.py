@@ -21,6 +21,12 @@ def require_finite(owner: object, *names: str) -> None:
             raise DistilkitError(f"{name}: expected a finite number, got {value}")
 
 
+def require_fraction(name: str, value: float) -> None:
+    """Refuse a fraction of units to remove outside [0, 1): removing all of them leaves no model."""
+    if not 0.0 <= value < 1.0:
+        raise DistilkitError(f"{name}: expected the fraction to remove in [0, 1), got {value:g}")
+
+
 def at(path: object, line: int | None, message: str) -> DistilkitError:
     """Build an error that names the file (and line, 1-based, when known)."""
     where = f"{path}:{line}" if line is not None else f"{path}"

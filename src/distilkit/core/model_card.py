@@ -131,7 +131,8 @@ def model_card(result: dict[str, Any], teacher_result: dict[str, Any] | None = N
     body = [f"# {name}", "", _summary(recipe, result, base), ""]
     if splits:
         body += ["## Results", "", *_scores_table(splits, teacher_test, result.get("task") == "token-classification")]
-    body += ["## Recipe", "", *_recipe(recipe, result), "", "## How to use", "", *_usage(pipeline, result["model"])]
+    usage = _usage(pipeline, result["model"], _fewer_heads(result.get("student") or {}))
+    body += ["## Recipe", "", *_recipe(recipe, result), "", "## How to use", "", *usage]
     return render_card(metadata, body)
 
 
@@ -272,6 +273,9 @@ def _summary(recipe: str, result: dict[str, Any], base: str | None) -> str:
         " (DistilBERT's recipe): fine-tune it for a task.",
         "mlm-head": f"`{base}` with a masked-LM head trained by distilkit on its frozen encoder, so that it can teach "
         "with DistilBERT's soft-target loss.",
+        "prune": f"`{base}` with its least important attention heads and feed-forward neurons removed from the weights "
+        "by distilkit (structured pruning), not yet recovered: distil it back from its teacher with "
+        "`distilkit distil --teacher TEACHER --student` this folder.",
     }.get(recipe, f"A model written by distilkit `{recipe}`.")
 
 
@@ -285,16 +289,24 @@ def _recipe(recipe: str, result: dict[str, Any]) -> list[str]:
         lines.append(f"- student started from: `{result['student_start']}`")
     if result.get("layer_map"):
         layers = result["layer_map"]
-        lines.append(
-            f"- layer map: student layers 0..{len(layers) - 1} ← teacher layers {layers} (init: {result.get('init')})"
-        )
+        init = f" (init: {result['init']})" if "init" in result else ""
+        lines.append(f"- layer map: student layers 0..{len(layers) - 1} ← teacher layers {layers}{init}")
     elif "layer_map" in result:
-        lines.append("- layer map: unknown (the starting student records none, so no hidden-state loss)")
+        lines.append("- layer map: none recorded (no hidden-state loss can pair its layers with a teacher's)")
+    pruning = result.get("pruning") or {}
+    if pruning:
+        lines.append(
+            f"- pruned: {pruning.get('heads'):g} of the heads and {pruning.get('ffn'):g} of the feed-forward neurons "
+            f"of every layer, the lowest by {pruning.get('rule')} on {pruning.get('examples')} training examples"
+        )
     shape = result.get("student") or {}
     if shape:
+        heads = f"{shape.get('num_attention_heads')} attention heads"
+        if "attention_head_size" in shape:
+            heads += f" of {shape['attention_head_size']}"
+        ffn = f", feed-forward {shape['intermediate_size']}" if "intermediate_size" in shape else ""
         lines.append(
-            f"- student: {shape.get('num_hidden_layers')} layers, hidden size {shape.get('hidden_size')}, "
-            f"{shape.get('num_attention_heads')} attention heads"
+            f"- student: {shape.get('num_hidden_layers')} layers, hidden size {shape.get('hidden_size')}, {heads}{ffn}"
         )
     weights = result.get("weights") or {}
     losses = [f"{k[6:]} × {v:g} ({LOSSES[k]})" for k, v in weights.items() if k in LOSSES and v]
@@ -353,13 +365,26 @@ def _training(train: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _usage(pipeline: str, path: str) -> list[str]:
+def _fewer_heads(shape: dict[str, Any]) -> bool:
+    """Whether a model's heads leave part of its hidden width unfilled (head-pruned: plain transformers cannot load
+    it, see `models.pruning.layout`)."""
+    if not {"num_attention_heads", "attention_head_size", "hidden_size"} <= set(shape):
+        return False
+    return shape["num_attention_heads"] * shape["attention_head_size"] != shape["hidden_size"]
+
+
+def _usage(pipeline: str, path: str, fewer_heads: bool = False) -> list[str]:
     auto = AUTO_CLASSES[pipeline]
+    load = f'{auto}.from_pretrained("{path}")'
+    imports = [f"from transformers import AutoTokenizer, {auto}"]
+    if fewer_heads:  # transformers derives head size = hidden / heads; distilkit's loader reads attention_head_size
+        load = f'load_pretrained({auto}, "{path}")  # fewer heads than hidden / head size: distilkit builds it'
+        imports.append("from distilkit.models.pruning.layout import load_pretrained")
     lines = [
         "```python",
-        f"from transformers import AutoTokenizer, {auto}",
+        *imports,
         "",
-        f'model = {auto}.from_pretrained("{path}")',
+        f"model = {load}",
         f'tokenizer = AutoTokenizer.from_pretrained("{path}")',
         "```",
         "",

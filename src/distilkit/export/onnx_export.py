@@ -44,11 +44,14 @@ from torch import nn
 from distilkit.core.errors import DistilkitError
 from distilkit.core.tasks import CLASSIFIER_ARCHITECTURES, MODEL_INPUTS, check_task
 from distilkit.models.heads import LogitsModel, MeanPooledModel
+from distilkit.models.pruning.layout import HEAD_SIZE, load_pretrained
 from distilkit.models.teacher import load_config_and_tokenizer, load_kwargs, resolve_model_path
 from distilkit.runtime.bundle import OUTPUT_NAMES
 
 OPSET = 17
 EXPORTER = "torch.onnx.export(dynamo=False): TorchScript tracing with dynamic_axes"
+
+
 @dataclass
 class ExportModel:
     """What the exporter needs to know about a loaded model, beyond the wrapped module itself."""
@@ -60,6 +63,7 @@ class ExportModel:
     labels: list[str]
     num_heads: int
     hidden_size: int
+    attention_width: int  # heads × head size: the hidden size, or less for a head-pruned model
     model_type: str
     max_positions: int
     extra: dict[str, Any] = field(default_factory=dict)
@@ -107,21 +111,24 @@ def load_for_export(
         "embedding": AutoModel,
     }[task]
     try:
-        model = auto.from_pretrained(path, attn_implementation="eager", **load_kwargs(allow_pickle))
+        model = load_pretrained(auto, path, attn_implementation="eager", **load_kwargs(allow_pickle))
     except (OSError, ValueError) as e:
         raise DistilkitError(f"{name_or_path}: cannot load model ({str(e).splitlines()[0]})") from None
     model.eval()
     module: nn.Module = LogitsModel(model) if task != "embedding" else MeanPooledModel(model, normalize)
     module.eval()
     labels = [] if task == "embedding" else [str(model.config.id2label[i]) for i in range(model.config.num_labels)]
+    heads = int(_config_value(config, "num_attention_heads", "n_heads"))
+    hidden = int(_config_value(config, "hidden_size", "dim"))
     return ExportModel(
         module=module,
         tokenizer=tokenizer,
         task=task,
         input_names=_input_names(model, tokenizer),
         labels=labels,
-        num_heads=int(_config_value(config, "num_attention_heads", "n_heads")),
-        hidden_size=int(_config_value(config, "hidden_size", "dim")),
+        num_heads=heads,
+        hidden_size=hidden,
+        attention_width=heads * int(getattr(config, HEAD_SIZE, None) or hidden // heads),
         model_type=str(getattr(config, "model_type", "")),
         max_positions=_max_positions(config, tokenizer),
         extra={"pooling": {"mode": "mean", "normalize": normalize}} if task == "embedding" else {},

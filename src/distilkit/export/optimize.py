@@ -67,7 +67,10 @@ def optimize_onnx(src: Path, dst: Path, num_heads: int, hidden_size: int) -> Opt
     """Write the fused graph of `src` to `dst`; on any failure write `src` unchanged and say why.
 
     ``num_heads``/``hidden_size`` come from the model's config: the optimizer can guess them from the graph, but a
-    wrong guess silently splits the heads wrongly in the fused ``Attention`` op, so they are always given. The default
+    wrong guess silently splits the heads wrongly in the fused ``Attention`` op, so they are always given.
+    ``hidden_size`` is the attention's width, heads × head size: for a head-pruned model less than the model's
+    hidden size (what the optimizer calls "the hidden dimension after pruning"). transformers reshapes q/k/v to
+    (-1 heads, head size), and the optimizer only fuses such a reshape when heads × head size equals it. The default
     optimisation level for BERT (1: ONNX Runtime's hardware-independent basic passes, then the Python fusions) is
     used, so the saved graph runs on any CPU.
     """

@@ -204,7 +204,7 @@ def _fp32_graph(
         return plain, OptimizeResult(False, "disabled (--no-optimize)"), check(plain)
     fused = work / "optimized.onnx"
     lines.begin("fuse")
-    optimization = optimize_onnx(plain, fused, loaded.num_heads, loaded.hidden_size)
+    optimization = optimize_onnx(plain, fused, loaded.num_heads, loaded.attention_width)
     lines.begin("validate")
     validation = check(fused)
     if validation.passed or not optimization.applied:

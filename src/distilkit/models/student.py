@@ -12,7 +12,6 @@ each model's attribute names. Weights outside the layers (MPNet's relative atten
 from __future__ import annotations
 
 import copy
-import json
 import re
 from pathlib import Path
 
@@ -20,6 +19,8 @@ import torch
 from transformers import PreTrainedModel
 
 from distilkit.core.errors import DistilkitError
+from distilkit.core.model_card import results_beside
+from distilkit.models.pruning.layout import HEAD_SIZE, heads_of, model_class
 
 LAYER_KEY = re.compile(r"^(.*?\.layer\.)(\d+)(\..*)$")
 LAYER_MAP_KEY = "distilkit_layer_map"
@@ -66,8 +67,15 @@ def num_layers(model: PreTrainedModel) -> int:
 
 
 def shape(model: PreTrainedModel) -> dict[str, int]:
-    """Depth, width and heads of a model: what results.json and the model card record of a student."""
-    return {k: int(getattr(model.config, k)) for k in ("num_hidden_layers", "hidden_size", "num_attention_heads")}
+    """Depth, widths and heads of a model: what results.json and the model card record of a student (a pruned
+    one's heads no longer fill its hidden size, and its feed-forward width is its own)."""
+    config = model.config
+    found = {k: int(getattr(config, k)) for k in ("num_hidden_layers", "hidden_size", "num_attention_heads")}
+    found[HEAD_SIZE] = heads_of(config)[1]
+    ffn = getattr(config, "intermediate_size", None) or getattr(config, "hidden_dim", None)  # DistilBERT's name
+    if ffn is not None:
+        found["intermediate_size"] = int(ffn)
+    return found
 
 
 def build_student(
@@ -100,7 +108,7 @@ def build_student(
             f"{teacher.config.hidden_size} wide; use init 'random'"
         )
     torch.manual_seed(seed)
-    student = type(teacher)(config)
+    student = model_class(type(teacher), config)(config)  # a head-pruned teacher's class cannot build it alone
     if init == "random":
         return student, layer_map
     if init != "teacher":
@@ -123,6 +131,8 @@ def _set_width(config, hidden_size: int, num_heads: int) -> None:
     if hidden_size % num_heads:
         raise DistilkitError(f"hidden_size {hidden_size} is not divisible by num_heads {num_heads}")
     ratio = config.intermediate_size / config.hidden_size
+    if hasattr(config, HEAD_SIZE):  # a head-pruned config: the new width is filled by its heads again
+        delattr(config, HEAD_SIZE)
     config.intermediate_size = int(round(hidden_size * ratio))
     config.hidden_size = hidden_size
     config.num_attention_heads = num_heads
@@ -199,34 +209,31 @@ def _same_model(a: str, b: str) -> bool:
     return a == b
 
 
-def recorded_layer_map(model: PreTrainedModel, path: str, teacher_layers: int) -> list[int] | None:
+def recorded_layer_map(model: PreTrainedModel, path: str, teacher_layers: int | None = None) -> list[int] | None:
     """The teacher layers a distilkit student's layers were paired with, as it recorded them: its config's
     `distilkit_layer_map` (written by distil and prune), else, for a student distilled before that key existed, the
-    `layer_map` of the results.json beside its model folder (`OUT/model` and `OUT/results.json`). None if neither.
+    `layer_map` of the results.json beside its model folder (`OUT/results.json` describing `OUT/model`, see
+    `results_beside`). None if neither.
 
-    The map is relative to the teacher the student was distilled from; it is checked against this teacher's depth
-    (one entry per student layer, each a teacher layer), not its identity.
+    The map is relative to the teacher the student was distilled from; it is checked against `teacher_layers`, the
+    depth of the teacher it is used with (one entry per student layer, each a teacher layer), not its identity.
     """
     recorded = getattr(model.config, LAYER_MAP_KEY, None)
     source = f"{path}/config.json {LAYER_MAP_KEY}"
-    results = Path(path).parent / "results.json"
-    if recorded is None and Path(path).name == "model" and results.is_file():
-        try:
-            recorded = json.loads(results.read_text(encoding="utf-8")).get("layer_map")
-        except (OSError, ValueError, AttributeError):
-            recorded = None
-        source = f"{results} layer_map"
+    if recorded is None:
+        recorded = (results_beside(path) or {}).get("layer_map")
+        source = f"{Path(path).parent / 'results.json'} layer_map"
     if recorded is None:
         return None
     layers = num_layers(model)
+    deepest = teacher_layers if teacher_layers is not None else float("inf")
     if (
         not isinstance(recorded, list)
         or len(recorded) != layers
-        or not all(isinstance(t, int) and 0 <= t < teacher_layers for t in recorded)
+        or not all(isinstance(t, int) and 0 <= t < deepest for t in recorded)
     ):
-        raise DistilkitError(
-            f"{source}: {recorded!r} does not map this {layers}-layer student onto a {teacher_layers}-layer teacher"
-        )
+        onto = f"a {teacher_layers}-layer teacher" if teacher_layers is not None else "teacher layers"
+        raise DistilkitError(f"{source}: {recorded!r} does not map this {layers}-layer student onto {onto}")
     return recorded
 
 

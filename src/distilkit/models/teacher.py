@@ -292,6 +292,8 @@ def load_classifier(
     """
     from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
 
+    from distilkit.models.pruning.layout import load_pretrained
+
     check_task(task, CLASSIFIER_TASKS)
     path = resolve_model_path(name_or_path, allow_pickle)
     config, tokenizer = load_config_and_tokenizer(name_or_path, path)
@@ -318,7 +320,7 @@ def load_classifier(
         kwargs["ignore_mismatched_sizes"] = not has_head
     try:
         auto = AutoModelForTokenClassification if task == "token-classification" else AutoModelForSequenceClassification
-        model = auto.from_pretrained(path, **kwargs)
+        model = load_pretrained(auto, path, **kwargs)
     except (OSError, ValueError) as e:
         raise DistilkitError(f"{name_or_path}: cannot load model ({str(e).splitlines()[0]})") from None
     # Labels are encoded with label2id and scored with id2label: a hub config whose two maps disagree would mis-score.
@@ -341,11 +343,12 @@ def load_masked_lm(name_or_path: str | Path, allow_pickle: bool = False):
     from transformers import AutoModelForMaskedLM
 
     from distilkit.models.heads import has_trained_head
+    from distilkit.models.pruning.layout import load_pretrained
 
     path = resolve_model_path(name_or_path, allow_pickle)
     config, tokenizer = load_config_and_tokenizer(str(name_or_path), path)
     try:
-        model = AutoModelForMaskedLM.from_pretrained(path, **load_kwargs(allow_pickle))
+        model = load_pretrained(AutoModelForMaskedLM, path, **load_kwargs(allow_pickle))
     except (OSError, ValueError) as e:
         raise DistilkitError(f"{name_or_path}: cannot load model ({str(e).splitlines()[0]})") from None
     return model, tokenizer, has_trained_head(config)
@@ -355,10 +358,12 @@ def load_encoder(name_or_path: str, allow_pickle: bool = False):
     """A base (headless) model and its tokenizer: hub id, folder, or the embedded all-MiniLM-L6-v2."""
     from transformers import AutoModel
 
+    from distilkit.models.pruning.layout import load_pretrained
+
     path = resolve_model_path(name_or_path, allow_pickle)
     _, tokenizer = load_config_and_tokenizer(name_or_path, path)
     try:
-        model = AutoModel.from_pretrained(path, **load_kwargs(allow_pickle))
+        model = load_pretrained(AutoModel, path, **load_kwargs(allow_pickle))
     except (OSError, ValueError) as e:
         raise DistilkitError(f"{name_or_path}: cannot load model ({str(e).splitlines()[0]})") from None
     return model, tokenizer
