@@ -60,7 +60,8 @@ def test_a_student_of_another_tokenizer_learns_the_teachers_soft_targets(tmp_pat
     results = json.loads((out / "results.json").read_text())
     stored = results["transfer"]["teacher_outputs"]
     assert (stored["gold"]["computed"], stored["transfer"]["computed"]) == (48, 3)
-    assert results["student"] == {"num_hidden_layers": 2, "hidden_size": 24, "num_attention_heads": 2}
+    start_shape = {k: results["student"][k] for k in ("num_hidden_layers", "hidden_size", "num_attention_heads")}
+    assert start_shape == {"num_hidden_layers": 2, "hidden_size": 24, "num_attention_heads": 2}
     assert results["tokenizer"] == {"teacher": str(teacher), "student": str(student), "shared": False}
     saved = BertTokenizerFast.from_pretrained(out / "model")
     assert saved.get_vocab() == BertTokenizerFast.from_pretrained(student).get_vocab()  # the student's own ids
