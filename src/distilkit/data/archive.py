@@ -77,5 +77,3 @@ def _without_sdist_root(names: list[str]) -> dict[str, str]:
     if len(roots) == 1 and all("/" in name for name in names):
         return {name.partition("/")[2]: name for name in names}
     return {name: name for name in names}
-
-

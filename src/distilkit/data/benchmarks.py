@@ -204,5 +204,3 @@ def build_ner_bbc_silver(archive: ArchiveReader, member: str) -> dict[str, bytes
                     sentences.append(([t.text for t in tokens], tags))
         files[name] = conll_bytes(sentences)
     return files
-
-

@@ -30,6 +30,7 @@ BUILTIN_TEXTS = (
     "ties every thread together without feeling rushed or predictable.",
 )
 
+
 @dataclass
 class ExportTexts:
     """Texts for validation/scoring (with gold labels when the data has them) and for static calibration."""
