@@ -229,7 +229,11 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--alpha-hid", type=float, default=1.0, help="hidden-state loss weight of 'distilled'")
-    parser.add_argument("--precision", default="bf16")
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        help="recovery runs: auto (fp32), fp32 or bf16 (fast with AVX-512 BF16 or AMX only)",
+    )
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--distil-args", default="", help="extra options for every recovery run")
     parser.add_argument("--int8", default="dynamic", help="--quantize of the INT8 bundles: dynamic, static or auto")
