@@ -43,7 +43,9 @@ def require_browser() -> None:
 
 
 def test_a_missing_browser_skips_and_fails_under_ci(tmp_path, monkeypatch):
+    (tmp_path / "chromedriver").touch()  # only the browser is missing, whatever this machine has installed
     monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", tmp_path / "no-chromium")
+    monkeypatch.setattr(sys.modules[__name__], "CHROMEDRIVER", tmp_path / "chromedriver")
     monkeypatch.delenv("CI", raising=False)
     with pytest.raises(pytest.skip.Exception) as skipped:
         require_browser()
