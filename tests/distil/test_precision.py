@@ -15,6 +15,7 @@ from distilkit.core.errors import DistilkitError
 from distilkit.core.machine import has_fast_bf16
 from distilkit.data.batching import encode_split
 from distilkit.data.classification import load_classification
+from distilkit.distil import trainer
 from distilkit.distil.objectives import FinetuneObjective, teacher_logits_for
 from distilkit.distil.trainer import TrainConfig, resolve_precision, train
 from distilkit.models.teacher import load_classifier
@@ -28,11 +29,20 @@ def test_fast_bf16_is_read_from_the_cpu_flags(flags, fast):
     assert has_fast_bf16(f"processor\t: 0\nflags\t\t: {flags}\n") is fast
 
 
-def test_auto_is_fp32_and_unknown_precisions_are_refused():
-    assert resolve_precision("auto") == "fp32" and TrainConfig().precision == "auto"
+def test_auto_is_bf16_where_the_cpu_has_it_unless_the_environment_says_otherwise(monkeypatch):
+    monkeypatch.delenv("DISTILKIT_PRECISION")
+    for fast, used in ((True, "bf16"), (False, "fp32")):
+        monkeypatch.setattr(trainer, "has_fast_bf16", lambda fast=fast: fast)
+        assert resolve_precision("auto") == used and TrainConfig().precision == "auto"
+        monkeypatch.setenv("DISTILKIT_PRECISION", "fp32" if fast else "bf16")
+        assert resolve_precision("auto") == ("fp32" if fast else "bf16")
+        monkeypatch.delenv("DISTILKIT_PRECISION")
     assert resolve_precision("bf16") == "bf16" and resolve_precision("fp32") == "fp32"
     with pytest.raises(DistilkitError, match="precision: expected one of auto, bf16, fp32, got 'fp16'"):
         TrainConfig(precision="fp16")
+    monkeypatch.setenv("DISTILKIT_PRECISION", "fp16")
+    with pytest.raises(DistilkitError, match=r"^\$DISTILKIT_PRECISION: expected bf16 or fp32, got 'fp16'$"):
+        resolve_precision("auto")
 
 
 @pytest.fixture

@@ -112,7 +112,8 @@ Pack = Annotated[bool, typer.Option(help="Pack the text into full-length windows
 Precision = Annotated[
     str,
     typer.Option(
-        help="Forward passes in 'fp32', or 'bf16' (CPU autocast: faster with AVX-512 BF16 or AMX); 'auto' is fp32."
+        help="Forward passes in 'fp32' or 'bf16' (CPU autocast); 'auto': bf16 where the CPU has AVX-512 BF16 or AMX"
+        " BF16, else fp32 ($DISTILKIT_PRECISION sets what auto means)."
     ),
 ]
 MaxMinutes = Annotated[

@@ -8,10 +8,13 @@ long run cleanly with a checkpoint.
 
 Forward passes run at `TrainConfig.precision`: "fp32", or "bf16" under `torch.autocast("cpu", torch.bfloat16)`
 (weights, gradients and optimizer state stay fp32: only matrix products and the activations between them are bf16).
-"auto" is fp32, a decision, not a limitation: bf16 keeps exact resume (tests/distil/test_resume.py) and a training step
-of all-MiniLM-L6-v2 ran 2.3-2.8x faster with AVX-512 BF16, but it gives up the promise below (2 processes x 4 examples
-and 1 x 8 then differ by more than fp32 noise: the DDP test fails under bf16), and its cost in accuracy after a full run
-is not measured yet. The precision actually used goes to results.json (the summary's "precision").
+"auto" (the default) is bf16 on a CPU that multiplies bf16 natively (AVX-512 BF16 or AMX BF16, `core.machine`) and
+fp32 elsewhere, where PyTorch would emulate bf16 more slowly than fp32; `$DISTILKIT_PRECISION` (fp32 or bf16) says
+what "auto" means on a machine, e.g. to pin a series of runs to fp32. With bf16 a step ran 2.4x (all-MiniLM-L6-v2)
+and 3.3x (all-mpnet-base-v2) faster and the accuracy after a full run did not move beyond seed noise (README,
+"Training precision"). Resume stays exact under bf16 (tests/distil/test_resume.py); what bf16 gives up is that 2
+processes x 4 examples and 1 x 8 match to fp32 noise (tests/process/test_ddp.py runs at fp32). The precision actually
+used goes to results.json (the summary's "precision").
 
 Under N processes each global batch of N × batch_size examples is drawn as one batch and split between the processes
 (Accelerate's `split_batches`): the run then sees the same batches, in the same order, as one process with
@@ -36,6 +39,7 @@ from torch import nn
 from transformers import get_linear_schedule_with_warmup
 
 from distilkit.core.errors import DistilkitError, require_finite
+from distilkit.core.machine import has_fast_bf16
 from distilkit.core.progress import ProgressLog
 from distilkit.core.run_folder import require_same_settings
 from distilkit.data.batching import TrainData, make_loader
@@ -72,12 +76,24 @@ class TrainConfig:
 PRECISIONS = ("auto", "bf16", "fp32")
 
 
+PRECISION_ENV = "DISTILKIT_PRECISION"
+"""Environment variable that fixes what "auto" resolves to (fp32 or bf16), whatever the CPU."""
+
+
 def resolve_precision(precision: str) -> str:
-    """The precision a run uses: "bf16" or "fp32" as asked; "auto" is fp32 (see the module docstring for why). bf16 is
-    fast only where `core.machine.has_fast_bf16`; elsewhere PyTorch emulates it, slower than fp32, but still correct."""
+    """The precision a run uses: "bf16" or "fp32" as asked; "auto" is `$DISTILKIT_PRECISION` if set, else bf16 where
+    `core.machine.has_fast_bf16` and fp32 elsewhere (bf16 asked on a CPU without it is emulated: slower, still
+    correct)."""
     if precision not in PRECISIONS:
         raise DistilkitError(f"precision: expected one of {', '.join(PRECISIONS)}, got {precision!r}")
-    return "fp32" if precision == "auto" else precision
+    if precision != "auto":
+        return precision
+    pinned = os.environ.get(PRECISION_ENV, "")
+    if pinned:
+        if pinned not in ("bf16", "fp32"):
+            raise DistilkitError(f"${PRECISION_ENV}: expected bf16 or fp32, got {pinned!r}")
+        return pinned
+    return "bf16" if has_fast_bf16() else "fp32"
 
 
 def autocast(precision: str) -> AbstractContextManager:
