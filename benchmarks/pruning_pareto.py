@@ -232,7 +232,7 @@ def main() -> None:
     parser.add_argument(
         "--precision",
         default="auto",
-        help="recovery runs: auto (fp32), fp32 or bf16 (fast with AVX-512 BF16 or AMX only)",
+        help="recovery runs: auto (bf16 with AVX-512 BF16 or AMX BF16, else fp32), fp32 or bf16",
     )
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--distil-args", default="", help="extra options for every recovery run")
