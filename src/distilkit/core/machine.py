@@ -6,6 +6,7 @@ VNNI, where the INT8 student ran 8x faster than PyTorch fp32), so every timing i
 
 from __future__ import annotations
 
+import functools
 import platform
 from pathlib import Path
 
@@ -23,7 +24,9 @@ VECTOR_EXTENSIONS = {
 """/proc/cpuinfo flag → the name a reader knows, for the extensions that speed up INT8 and bf16 matrix products."""
 
 
+@functools.cache
 def _cpuinfo() -> str:
+    """/proc/cpuinfo, read once: `--precision auto` asks for the flags wherever a forward pass is set up."""
     try:
         return Path("/proc/cpuinfo").read_text()
     except OSError:

@@ -24,7 +24,7 @@ from distilkit.core.progress import ProgressLog
 from distilkit.core.tasks import IGNORE_INDEX
 from distilkit.data.batching import EncodedSplit, make_loader, model_inputs
 from distilkit.distil.losses import HiddenStateLoss, kd_loss
-from distilkit.distil.trainer import Objective, autocast
+from distilkit.distil.trainer import Objective, autocast, resolve_precision
 
 
 def aligned(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -172,6 +172,7 @@ def teacher_logits_for(
     off a terminal it reports progress lines (`core.progress`) unless `quiet`.
     """
     teacher.eval()
+    precision = resolve_precision(precision)  # once: "auto" reads the CPU's flags
     per_example: list[torch.Tensor] = [torch.empty(0)] * len(data)
     loader = make_loader(data, tokenizer, batch_size, shuffle=False)
     lines = ProgressLog("teacher logits", len(loader), unit="batch", enabled=not quiet)

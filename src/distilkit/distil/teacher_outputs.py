@@ -41,6 +41,7 @@ from distilkit.core.progress import ProgressLog
 from distilkit.core.tasks import IGNORE_INDEX
 from distilkit.data.batching import EncodedSplit
 from distilkit.distil.objectives import CachedLogits, teacher_logits_for
+from distilkit.distil.trainer import resolve_precision
 
 FORMAT = 1  # bump when the layout or the key changes, so old folders are never misread
 CHUNK_EXAMPLES = 2048  # examples per resumable chunk: ~10 s of the MiniLM teacher on one core
@@ -119,6 +120,7 @@ def stored_teacher_logits(
     `on_chunk(chunks_done)` is called after each chunk is saved: tests use it to kill a pass mid-way.
     """
     root = Path(root) if root is not None else default_root()
+    precision = resolve_precision(precision)  # the key names what runs, not "auto"
     key = hashlib.sha256(f"{teacher_digest(teacher, tokenizer, precision)}\n{examples_digest(encoded)}".encode())
     folder = root / key.hexdigest()[:24]
     start = time.perf_counter()

@@ -20,7 +20,7 @@ from distilkit.data.spec import DataSpec
 from distilkit.data.tagged import TokenData, TokenSplit
 from distilkit.data.transfer import TransferPool
 from distilkit.distil.objectives import DistilObjective, DistilWeights
-from distilkit.distil.trainer import TrainConfig, resolve_precision, train
+from distilkit.distil.trainer import TrainConfig, train
 from distilkit.evaluate.scoring import long_text_summary, score_splits
 from distilkit.models.student import LAYER_MAP_KEY, shape, start_student
 from distilkit.models.teacher import load_classifier
@@ -98,7 +98,7 @@ def distil(
         max_length,
         weights,
         cache_teacher,
-        resolve_precision(train_cfg.precision),  # the stored outputs' key names what ran, not 'auto'
+        train_cfg.precision,
         transfer=pool,
         store_root=teacher_outputs,
         quiet=quiet,
